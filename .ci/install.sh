@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs everything the test suite needs on a fresh machine. Idempotent: a second run only
+# checks. Each layer's tests add what they need in their own section below.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+TOOLS="$PWD/target/ci-tools"
+mkdir -p "$TOOLS"
+
+apt_packages=(
+  prometheus               # promtool (check metrics/rules, test rules) and the server for e2e
+  prometheus-alertmanager  # amtool check-config
+)
+missing=()
+for p in "${apt_packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "--- apt-get install ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# Rust components the checks use.
+rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt
+rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
+command -v cargo-nextest >/dev/null || cargo install --locked cargo-nextest
+
+# Python tools live in one venv: target/ci-tools/venv (tests find them there).
+if [ ! -x "$TOOLS/venv/bin/python" ]; then
+  python3 -m venv "$TOOLS/venv"
+fi
+python_packages=(
+)
+if [ ${#python_packages[@]} -gt 0 ]; then
+  "$TOOLS/venv/bin/pip" install -q --disable-pip-version-check "${python_packages[@]}"
+fi

@@ -1,0 +1,103 @@
+//! The `claudewatch` binary: parses the command line and hands over to the library.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+
+use claudewatch::cli::{Cli, Command, RunArgs};
+use claudewatch::config::{Config, Diagnostic};
+use claudewatch::telemetry::logging;
+
+/// Exit code for an invalid config (as `check-config` documents).
+const EXIT_CONFIG: u8 = 2;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        None => run(cli.run),
+        Some(Command::Run(args)) => run(args),
+        Some(Command::CheckConfig { file }) => check_config(&file),
+        Some(Command::Simulate(args)) => simulate(args),
+        Some(Command::Healthcheck { addr }) => match claudewatch::healthcheck::check(addr, Duration::from_secs(3)) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("claudewatch healthcheck: {e}");
+                ExitCode::FAILURE
+            }
+        },
+    }
+}
+
+fn print_diagnostics(diagnostics: &[Diagnostic]) {
+    for d in diagnostics {
+        eprintln!("{d}");
+    }
+}
+
+fn check_config(file: &std::path::Path) -> ExitCode {
+    match Config::load(file) {
+        Ok((config, warnings)) => {
+            print_diagnostics(&warnings);
+            print!("{}", config.to_toml());
+            ExitCode::SUCCESS
+        }
+        Err(diagnostics) => {
+            print_diagnostics(&diagnostics);
+            let errors = diagnostics.iter().filter(|d| d.is_error()).count();
+            eprintln!("{}: {errors} error(s)", file.display());
+            ExitCode::from(EXIT_CONFIG)
+        }
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("cannot start the tokio runtime")
+}
+
+fn run(args: RunArgs) -> ExitCode {
+    logging::init(args.log.log_format, args.log.log_level.as_deref());
+    let (mut config, warnings) = match &args.config {
+        Some(path) => match Config::load(path) {
+            Ok(loaded) => loaded,
+            Err(diagnostics) => {
+                print_diagnostics(&diagnostics);
+                return ExitCode::from(EXIT_CONFIG);
+            }
+        },
+        None => {
+            tracing::info!("no --config given; using the built-in default config");
+            Config::builtin()
+        }
+    };
+    for w in &warnings {
+        tracing::warn!("{w}");
+    }
+    if let Some(listen) = args.listen {
+        config.server.listen = listen;
+    }
+
+    runtime().block_on(async move {
+        let listener = match tokio::net::TcpListener::bind(config.server.listen).await {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!("claudewatch: cannot listen on {}: {e}", config.server.listen);
+                return ExitCode::FAILURE;
+            }
+        };
+        let shutdown = claudewatch::shutdown::on_signal();
+        match claudewatch::run(config, listener, shutdown).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("claudewatch: {e}");
+                ExitCode::FAILURE
+            }
+        }
+    })
+}
+
+fn simulate(args: claudewatch::cli::SimulateArgs) -> ExitCode {
+    logging::init(args.log.log_format, args.log.log_level.as_deref());
+    eprintln!("claudewatch simulate: the simulator is not built yet (scenario {})", args.scenario);
+    ExitCode::FAILURE
+}
