@@ -6,7 +6,7 @@ mod common;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{BinaryDaemon, Daemon, LOOPBACK_ONLY, binary, client, config_file};
+use common::{BinaryDaemon, Daemon, LOOPBACK_ONLY, binary, client, config_file, promtool_check_metrics};
 
 const PROMETHEUS_ACCEPT: &str = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
 
@@ -69,22 +69,6 @@ fn promtool_accepts_the_binary_metrics() {
     let body = reqwest_blocking_get(&format!("http://{}/metrics", daemon.addr));
     let checked = promtool_check_metrics(&body);
     assert!(checked.0, "promtool check metrics failed:\n{}\n--- metrics ---\n{body}", checked.1);
-}
-
-/// Runs `promtool check metrics` over `body`; returns (passed, output).
-pub fn promtool_check_metrics(body: &str) -> (bool, String) {
-    use std::io::Write;
-    let mut child = Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("promtool must be installed (apt-get install prometheus); .ci/run installs it");
-    child.stdin.take().unwrap().write_all(body.as_bytes()).unwrap();
-    let out = child.wait_with_output().unwrap();
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    (out.status.success(), text)
 }
 
 fn reqwest_blocking_get(url: &str) -> String {

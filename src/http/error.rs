@@ -1,6 +1,7 @@
 //! The JSON error every route answers with, so clients parse one shape:
 //! `{"error": {"code": "...", "message": "..."}}`. Client errors say what is wrong; server errors
-//! say little and the detail goes to the log.
+//! say little and the detail goes to the log. A refused ingest event adds `index` (its place in
+//! the batch, when it came in one) and `field` to the error object.
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -10,6 +11,14 @@ use serde_json::json;
 pub enum ApiError {
     NotFound,
     BadRequest(String),
+    /// One event (or the body, or a header) of an ingest request is invalid: `index` is the
+    /// event's place in `events` (`None` for a single event), `field` the field at fault, and
+    /// `message` the whole explanation (which names both).
+    InvalidEvent {
+        index: Option<usize>,
+        field: Option<String>,
+        message: String,
+    },
     Unauthorized,
     PayloadTooLarge(String),
     UnsupportedMediaType(String),
@@ -22,7 +31,7 @@ impl ApiError {
     fn status_and_code(&self) -> (StatusCode, &'static str) {
         match self {
             ApiError::NotFound => (StatusCode::NOT_FOUND, "not_found"),
-            ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "invalid_request"),
+            ApiError::BadRequest(_) | ApiError::InvalidEvent { .. } => (StatusCode::BAD_REQUEST, "invalid_request"),
             ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
             ApiError::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
             ApiError::UnsupportedMediaType(_) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
@@ -34,7 +43,10 @@ impl ApiError {
     fn message(&self) -> String {
         match self {
             ApiError::NotFound => "no such endpoint; see /metrics, /healthz, /readyz".into(),
-            ApiError::BadRequest(m) | ApiError::PayloadTooLarge(m) | ApiError::UnsupportedMediaType(m) => m.clone(),
+            ApiError::BadRequest(m)
+            | ApiError::InvalidEvent { message: m, .. }
+            | ApiError::PayloadTooLarge(m)
+            | ApiError::UnsupportedMediaType(m) => m.clone(),
             ApiError::Unauthorized => "missing or invalid bearer token".into(),
             ApiError::TooManyRequests(secs) => format!("too many requests; retry after {secs}s"),
             ApiError::Internal => "internal error".into(),
@@ -45,7 +57,11 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code) = self.status_and_code();
-        let body = json!({"error": {"code": code, "message": self.message()}});
+        let mut body = json!({"error": {"code": code, "message": self.message()}});
+        if let ApiError::InvalidEvent { index, field, .. } = &self {
+            body["error"]["index"] = json!(index);
+            body["error"]["field"] = json!(field);
+        }
         let mut response = (status, axum::Json(body)).into_response();
         match &self {
             ApiError::TooManyRequests(secs) => {

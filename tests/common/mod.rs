@@ -219,6 +219,8 @@ pub struct BinaryDaemon {
     pub child: Child,
     pub addr: SocketAddr,
     pub stderr: mpsc::Receiver<String>,
+    /// Every stderr line read so far (start-up lines included), for [`BinaryDaemon::logs`].
+    seen: std::sync::Mutex<Vec<String>>,
 }
 
 /// Path of the binary built for this test run (the release binary under `cargo test --release`).
@@ -268,7 +270,7 @@ impl BinaryDaemon {
             }
             seen.push(line);
         };
-        BinaryDaemon { child, addr, stderr: rx }
+        BinaryDaemon { child, addr, stderr: rx, seen: std::sync::Mutex::new(seen) }
     }
 
     /// Sends SIGTERM.
@@ -289,9 +291,11 @@ impl BinaryDaemon {
         None
     }
 
-    /// Everything logged so far.
+    /// Everything logged so far, from the first start-up line on.
     pub fn logs(&self) -> Vec<String> {
-        self.stderr.try_iter().collect()
+        let mut seen = self.seen.lock().unwrap();
+        seen.extend(self.stderr.try_iter());
+        seen.clone()
     }
 }
 
@@ -308,6 +312,22 @@ pub fn config_file(text: &str) -> tempfile::NamedTempFile {
     let mut f = tempfile::Builder::new().suffix(".toml").tempfile().unwrap();
     f.write_all(text.as_bytes()).unwrap();
     f
+}
+
+/// Runs `promtool check metrics` over `body`; returns (passed, output).
+pub fn promtool_check_metrics(body: &str) -> (bool, String) {
+    use std::io::Write;
+    let mut child = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("promtool must be installed (apt-get install prometheus); .ci/run installs it");
+    child.stdin.take().unwrap().write_all(body.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    (out.status.success(), text)
 }
 
 /// A config that touches nothing but loopback: no status page, no probe.

@@ -1,0 +1,142 @@
+//! `Idempotency-Key`: a key seen within the window is answered again without counting twice.
+//!
+//! Memory is bounded twice over: keys are at most [`MAX_KEY_LEN`] bytes, and at most `capacity`
+//! keys are remembered; past that the oldest key is forgotten early (a resend of a batch that
+//! old would then count again, which the README states). Keys expire after the window.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// How long a key is remembered.
+pub const WINDOW: Duration = Duration::from_secs(600);
+
+/// The longest key accepted, in bytes.
+pub const MAX_KEY_LEN: usize = 128;
+
+/// Keys remembered at most (about 2 MB at the longest keys).
+pub const DEFAULT_CAPACITY: usize = 10_000;
+
+/// Checks an `Idempotency-Key` value: 1–128 visible ASCII characters.
+pub fn check_key(key: &[u8]) -> Result<&str, String> {
+    if key.is_empty() || key.len() > MAX_KEY_LEN || !key.iter().all(|b| (0x21..=0x7e).contains(b)) {
+        return Err(format!(
+            "must be 1–{MAX_KEY_LEN} visible ASCII characters (no spaces), such as a UUID; got {} bytes",
+            key.len()
+        ));
+    }
+    // Visible ASCII is valid UTF-8.
+    std::str::from_utf8(key).map_err(|_| "must be visible ASCII".to_owned())
+}
+
+/// The keys seen within the window, oldest first.
+#[derive(Debug)]
+pub struct SeenKeys {
+    window: Duration,
+    capacity: usize,
+    inner: Mutex<Inner>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    /// Key → when it was first accepted.
+    when: HashMap<Arc<str>, Instant>,
+    /// The same keys in the order they were accepted, for expiry and eviction.
+    order: VecDeque<(Instant, Arc<str>)>,
+}
+
+impl Inner {
+    fn forget_front(&mut self) {
+        if let Some((at, key)) = self.order.pop_front()
+            && self.when.get(&key) == Some(&at)
+        {
+            self.when.remove(&key);
+        }
+    }
+}
+
+impl SeenKeys {
+    pub fn new(window: Duration, capacity: usize) -> Self {
+        Self { window, capacity: capacity.max(1), inner: Mutex::new(Inner::default()) }
+    }
+
+    /// Records `key` as accepted at `now` and returns `false`, or returns `true` when it was
+    /// already accepted within the window (and then records nothing).
+    pub fn check_and_insert(&self, key: &str, now: Instant) -> bool {
+        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        while let Some((at, _)) = inner.order.front() {
+            if now.saturating_duration_since(*at) < self.window {
+                break;
+            }
+            inner.forget_front();
+        }
+        if inner.when.contains_key(key) {
+            return true;
+        }
+        while inner.when.len() >= self.capacity {
+            inner.forget_front();
+        }
+        let key: Arc<str> = Arc::from(key);
+        inner.when.insert(Arc::clone(&key), now);
+        inner.order.push_back((now, key));
+        false
+    }
+
+    /// Keys currently remembered.
+    pub fn len(&self) -> usize {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner()).when.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_key_is_a_duplicate_within_the_window_only() {
+        let seen = SeenKeys::new(Duration::from_secs(10), 100);
+        let t0 = Instant::now();
+        assert!(!seen.check_and_insert("k", t0));
+        assert!(seen.check_and_insert("k", t0 + Duration::from_secs(9)));
+        assert!(!seen.check_and_insert("k", t0 + Duration::from_secs(10)), "expired after the window");
+        assert!(seen.check_and_insert("k", t0 + Duration::from_secs(11)));
+        assert_eq!(seen.len(), 1);
+    }
+
+    #[test]
+    fn capacity_evicts_the_oldest_key() {
+        let seen = SeenKeys::new(Duration::from_secs(600), 3);
+        let t0 = Instant::now();
+        for k in ["a", "b", "c", "d"] {
+            assert!(!seen.check_and_insert(k, t0));
+        }
+        assert_eq!(seen.len(), 3);
+        assert!(seen.check_and_insert("d", t0));
+        assert!(seen.check_and_insert("b", t0));
+        assert!(!seen.check_and_insert("a", t0), "a was evicted");
+    }
+
+    #[test]
+    fn a_flood_of_keys_stays_within_capacity() {
+        let seen = SeenKeys::new(Duration::from_secs(600), 1000);
+        let t0 = Instant::now();
+        for i in 0..50_000 {
+            seen.check_and_insert(&format!("key-{i}"), t0);
+        }
+        assert_eq!(seen.len(), 1000);
+        assert_eq!(seen.inner.lock().unwrap().order.len(), 1000);
+    }
+
+    #[test]
+    fn keys_must_be_short_visible_ascii() {
+        assert_eq!(check_key(b"3f2a-uuid"), Ok("3f2a-uuid"));
+        assert!(check_key(b"").is_err());
+        assert!(check_key(b"has space").is_err());
+        assert!(check_key(&[b'a'; 129]).is_err());
+        assert!(check_key("é".as_bytes()).is_err());
+    }
+}
