@@ -72,6 +72,19 @@ pub struct SimulateArgs {
     /// A built-in scenario name (`healthy`, `econnreset-wave`, …) or a scenario TOML file.
     #[arg(long, default_value = "healthy")]
     pub scenario: String,
+    /// Scenario seconds per real second: 20 plays a 10-minute scenario in 30 s.
+    #[arg(long, default_value_t = 1.0, value_parser = parse_time_scale)]
+    pub time_scale: f64,
+    /// Seed for the random draws (reproducible runs).
+    #[arg(long)]
+    pub seed: Option<u64>,
     #[command(flatten)]
     pub log: LogArgs,
+}
+
+fn parse_time_scale(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
+        _ => Err(format!("{s:?} is not a positive number")),
+    }
 }

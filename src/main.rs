@@ -96,8 +96,53 @@ fn run(args: RunArgs) -> ExitCode {
     })
 }
 
+/// The environment variable that, when set, makes the simulator accept only that API key.
+const SIM_API_KEY_ENV: &str = "CLAUDEWATCH_SIM_API_KEY";
+
 fn simulate(args: claudewatch::cli::SimulateArgs) -> ExitCode {
+    use claudewatch::sim::{Scenario, Simulator};
     logging::init(args.log.log_format, args.log.log_level.as_deref());
-    eprintln!("claudewatch simulate: the simulator is not built yet (scenario {})", args.scenario);
-    ExitCode::FAILURE
+    let scenario = match Scenario::load(&args.scenario) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("claudewatch simulate: {e}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    let mut sim = Simulator::new(scenario.clone()).time_scale(args.time_scale);
+    if let Some(seed) = args.seed {
+        sim = sim.seed(seed);
+    }
+    let key_required = match std::env::var(SIM_API_KEY_ENV) {
+        Ok(key) if !key.is_empty() => {
+            sim = sim.api_key(key);
+            true
+        }
+        _ => false,
+    };
+    runtime().block_on(async move {
+        let listener = match tokio::net::TcpListener::bind(args.listen).await {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!("claudewatch simulate: cannot listen on {}: {e}", args.listen);
+                return ExitCode::FAILURE;
+            }
+        };
+        let addr = listener.local_addr().unwrap_or(args.listen);
+        let length = scenario.length().mul_f64(1.0 / args.time_scale);
+        tracing::info!(
+            %addr,
+            scenario = %scenario.name,
+            phases = scenario.phases.len(),
+            length = %humantime::format_duration(Duration::from_secs(length.as_secs())),
+            time_scale = args.time_scale,
+            api_key = if key_required { "one key (from CLAUDEWATCH_SIM_API_KEY)" } else { "any non-empty key" },
+            "simulator listening"
+        );
+        // The address on stdout, so a script that passed port 0 can read it.
+        println!("http://{addr}");
+        sim.serve(listener, claudewatch::shutdown::on_signal()).await;
+        tracing::info!("simulator stopped");
+        ExitCode::SUCCESS
+    })
 }

@@ -1,7 +1,348 @@
 //! The simulator of the Claude API and of a Statuspage feed: a product feature (teams rehearse
-//! their dashboards and alerts against it) and the test double every integration test uses.
+//! their dashboards and alerts against it with `claudewatch simulate`) and the test double every
+//! integration test uses.
 //!
-//! (Foundation stub: the probes issue fills in the Messages API simulator, its faults and
-//! scenarios; the status-page issue fills in `statuspage`.)
+//! # Test-facing API
+//!
+//! ```no_run
+//! # async fn demo() -> std::io::Result<()> {
+//! use std::time::Duration;
+//! use claudewatch::sim::{Fault, Scenario, Simulator, Step};
+//!
+//! // Binds 127.0.0.1:0 and serves until `stop()` (or drop).
+//! let sim = Simulator::new(Scenario::healthy()).start().await?;
+//! let base_url = sim.url(); // "http://127.0.0.1:PORT", the clients' base URL
+//!
+//! // The next requests get these, in order; then the scenario decides again.
+//! sim.script([Step::new(Fault::Reset), Step::new(Fault::Ok).latency(Duration::from_millis(150))]);
+//! sim.script_repeat(Fault::Overloaded, 1000);
+//!
+//! let stats = sim.stats(); // what was served: stats.fault(Fault::Reset), stats.status(529), …
+//! let log = sim.requests(); // the last 1000 API requests, oldest first
+//! sim.stop().await;
+//! # Ok(()) }
+//! ```
+//!
+//! - [`Simulator`] is a builder: [`time_scale`](Simulator::time_scale) (scenario seconds per
+//!   real second, to run a 10-minute scenario in 30 s), [`seed`](Simulator::seed) (reproducible
+//!   draws), [`api_key`](Simulator::api_key) (accept only this key; by default any non-empty
+//!   `x-api-key` is accepted). [`Simulator::serve`] runs on a listener the caller bound (the
+//!   `simulate` command uses it).
+//! - Each `POST /v1/messages` gets one [`Step`] (a [`Fault`] plus optional latency and
+//!   `retry-after`), chosen in this order: the request headers `x-claudewatch-sim-fault`,
+//!   `x-claudewatch-sim-latency`, `x-claudewatch-sim-retry-after` (any of them present makes the
+//!   step; an unknown value is a 400); else the scripted queue; else a draw from the scenario's
+//!   current phase. `GET /v1/models` and `POST /v1/messages/count_tokens` take no faults.
+//! - Faults that happen after a request is accepted (`ok`, `wrong_text`, `invalid_json`,
+//!   `close_mid_body`, `stream_error`) check `x-api-key`, `anthropic-version` and the body
+//!   first, like the API; every other fault pre-empts those checks, as an edge failure does.
+//! - The same controls over HTTP, under `/_sim/` (which the API never uses): `POST
+//!   /_sim/script` (a JSON list of steps, or `{"steps": [...], "replace": true}`), `GET`/`DELETE
+//!   /_sim/script`, `GET /_sim/stats`, `GET /_sim/requests`, `POST /_sim/reset` (zero the stats
+//!   and the log, empty the script), `GET`/`PUT /_sim/scenario` (a built-in name or a TOML
+//!   document; restarts the timeline), `GET /_sim/health`.
 
+mod api;
+mod body;
+mod fault;
+mod scenario;
+mod server;
+mod state;
 pub mod statuspage;
+
+pub use fault::{Fault, Latency, ScriptEntry, Step, UnknownFault};
+pub use scenario::{BUILTIN, Phase, RateLimits, Scenario, ScenarioError};
+pub use state::{Endpoint, REQUEST_LOG_LEN, RequestRecord, Source, Stats};
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use bytes::Bytes;
+use serde::Deserialize;
+use serde_json::json;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use state::Shared;
+
+/// Request header that picks the fault of one request (`reset`, `overloaded`, …).
+pub const FAULT_HEADER: &str = "x-claudewatch-sim-fault";
+/// Request header that adds latency to one request (`"250ms"`).
+pub const LATENCY_HEADER: &str = "x-claudewatch-sim-latency";
+/// Request header that sets the `retry-after` seconds of one request's answer.
+pub const RETRY_AFTER_HEADER: &str = "x-claudewatch-sim-retry-after";
+
+/// A `hang` ends after this long even if the simulator keeps running.
+pub const MAX_HANG: Duration = Duration::from_secs(600);
+
+/// How long [`SimHandle::stop`] waits for the server to finish.
+const STOP_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The simulator's settings; [`start`](Simulator::start) or [`serve`](Simulator::serve) it.
+#[derive(Clone, Debug)]
+pub struct Simulator {
+    scenario: Scenario,
+    time_scale: f64,
+    seed: Option<u64>,
+    api_key: Option<String>,
+}
+
+impl Default for Simulator {
+    fn default() -> Self {
+        Simulator::new(Scenario::healthy())
+    }
+}
+
+impl Simulator {
+    pub fn new(scenario: Scenario) -> Simulator {
+        Simulator { scenario, time_scale: 1.0, seed: None, api_key: None }
+    }
+
+    /// Scenario seconds per real second: 20.0 runs a 10-minute timeline in 30 s. Latencies
+    /// and `retry-after` values are not scaled. Values that are not positive and finite are
+    /// ignored.
+    pub fn time_scale(mut self, scale: f64) -> Simulator {
+        if scale.is_finite() && scale > 0.0 {
+            self.time_scale = scale;
+        }
+        self
+    }
+
+    /// Seeds the random draws (scenario mix, latency distributions, ids).
+    pub fn seed(mut self, seed: u64) -> Simulator {
+        self.seed = Some(seed);
+        self
+    }
+
+    /// Accepts only this `x-api-key` (others get 401). Without it any non-empty key passes.
+    pub fn api_key(mut self, key: impl Into<String>) -> Simulator {
+        self.api_key = Some(key.into());
+        self
+    }
+
+    /// Binds 127.0.0.1:0 and serves in a background task until [`SimHandle::stop`] or drop.
+    pub async fn start(self) -> std::io::Result<SimHandle> {
+        let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
+        let addr = listener.local_addr()?;
+        let shutdown = CancellationToken::new();
+        let shared = self.shared(shutdown.clone());
+        let router = router(shared.clone());
+        let token = shutdown.clone();
+        let task = tokio::spawn(server::serve(listener, router, token));
+        Ok(SimHandle { addr, shared, shutdown, task: Some(task) })
+    }
+
+    /// Serves on `listener` until `shutdown` is cancelled.
+    pub async fn serve(self, listener: TcpListener, shutdown: CancellationToken) {
+        let shared = self.shared(shutdown.clone());
+        server::serve(listener, router(shared), shutdown).await;
+    }
+
+    fn shared(self, shutdown: CancellationToken) -> Arc<Shared> {
+        Arc::new(Shared::new(self.scenario, self.time_scale, self.seed, self.api_key, shutdown))
+    }
+}
+
+/// A running simulator. Dropping it stops the server (without waiting).
+pub struct SimHandle {
+    /// Where it listens (127.0.0.1, an ephemeral port).
+    pub addr: SocketAddr,
+    shared: Arc<Shared>,
+    shutdown: CancellationToken,
+    task: Option<JoinHandle<()>>,
+}
+
+impl SimHandle {
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The base URL clients use: `http://127.0.0.1:PORT` (no trailing slash).
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Queues steps, each served once, after whatever is queued already.
+    pub fn script<S: Into<Step>>(&self, steps: impl IntoIterator<Item = S>) {
+        self.shared.push_script(steps.into_iter().map(|s| ScriptEntry { step: s.into(), count: 1 }));
+    }
+
+    /// Queues one step served `count` times.
+    pub fn script_repeat(&self, step: impl Into<Step>, count: u64) {
+        self.shared.push_script([ScriptEntry { step: step.into(), count }]);
+    }
+
+    /// Empties the scripted queue.
+    pub fn clear_script(&self) {
+        self.shared.clear_script();
+    }
+
+    /// Counts of what was served.
+    pub fn stats(&self) -> Stats {
+        self.shared.stats()
+    }
+
+    /// The recent API requests, oldest first (at most [`REQUEST_LOG_LEN`]).
+    pub fn requests(&self) -> Vec<RequestRecord> {
+        self.shared.requests()
+    }
+
+    /// Zeroes the stats and the request log.
+    pub fn reset_stats(&self) {
+        self.shared.reset_stats();
+    }
+
+    /// Switches to another scenario, starting its timeline now.
+    pub fn set_scenario(&self, scenario: Scenario) {
+        self.shared.set_scenario(scenario);
+    }
+
+    /// Stops the server: hanging requests end, in-flight answers get a moment to finish.
+    pub async fn stop(mut self) {
+        self.shutdown.cancel();
+        if let Some(task) = self.task.take() {
+            let _ = tokio::time::timeout(STOP_TIMEOUT, task).await;
+        }
+    }
+}
+
+impl Drop for SimHandle {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+/// The simulator's routes: the API, the control routes, the status page.
+fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route("/v1/messages", post(api::messages))
+        .route("/v1/messages/count_tokens", post(api::count_tokens))
+        .route("/v1/models", get(api::models))
+        .route("/v1/models/{id}", get(api::model))
+        .route("/_sim/script", post(push_script).get(get_script).delete(delete_script))
+        .route("/_sim/stats", get(get_stats))
+        .route("/_sim/requests", get(get_requests))
+        .route("/_sim/reset", post(post_reset))
+        .route("/_sim/scenario", get(get_scenario).put(put_scenario))
+        .route("/_sim/health", get(health))
+        .fallback(api::not_found)
+        .with_state(shared)
+        .merge(statuspage::router())
+}
+
+/// A control route's 400, in the API's error shape.
+fn control_error(message: &str) -> Response {
+    let body = json!({"type": "error", "error": {"type": "invalid_request_error", "message": message}});
+    (StatusCode::BAD_REQUEST, axum::Json(body)).into_response()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ScriptObject {
+    steps: Vec<ScriptEntry>,
+    #[serde(default)]
+    replace: bool,
+}
+
+async fn push_script(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
+    // The list form first, for its precise error; then the object form.
+    let parsed = match serde_json::from_slice::<Vec<ScriptEntry>>(&body) {
+        Ok(steps) => Ok((steps, false)),
+        Err(list_err) => match serde_json::from_slice::<ScriptObject>(&body) {
+            Ok(o) => Ok((o.steps, o.replace)),
+            Err(obj_err) => {
+                let starts_with_list = body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[');
+                Err(if starts_with_list { list_err } else { obj_err })
+            }
+        },
+    };
+    let (steps, replace) = match parsed {
+        Ok(parsed) => parsed,
+        Err(e) => {
+            return control_error(&format!(
+                "the script is a JSON list of steps (\"reset\" or {{\"fault\": …, \"latency\": …, \"retry_after\": …, \"count\": …}}), or {{\"steps\": [...], \"replace\": bool}}: {e}"
+            ));
+        }
+    };
+    if replace {
+        shared.clear_script();
+    }
+    let queued = shared.push_script(steps);
+    axum::Json(json!({"queued": queued})).into_response()
+}
+
+fn script_json(shared: &Shared) -> serde_json::Value {
+    let entries = shared.script();
+    let remaining: u64 = entries.iter().map(|e| e.count).sum();
+    let steps: Vec<serde_json::Value> = entries
+        .iter()
+        .map(|e| {
+            let mut v = serde_json::to_value(e.step).unwrap_or_default();
+            v["count"] = json!(e.count);
+            v
+        })
+        .collect();
+    json!({"queued": remaining, "steps": steps})
+}
+
+async fn get_script(State(shared): State<Arc<Shared>>) -> Response {
+    axum::Json(script_json(&shared)).into_response()
+}
+
+async fn delete_script(State(shared): State<Arc<Shared>>) -> Response {
+    shared.clear_script();
+    axum::Json(script_json(&shared)).into_response()
+}
+
+async fn get_stats(State(shared): State<Arc<Shared>>) -> Response {
+    axum::Json(shared.stats()).into_response()
+}
+
+async fn get_requests(State(shared): State<Arc<Shared>>) -> Response {
+    axum::Json(json!({"requests": shared.requests()})).into_response()
+}
+
+async fn post_reset(State(shared): State<Arc<Shared>>) -> Response {
+    shared.reset_stats();
+    shared.clear_script();
+    axum::Json(shared.stats()).into_response()
+}
+
+async fn get_scenario(State(shared): State<Arc<Shared>>) -> Response {
+    let stats = shared.stats();
+    axum::Json(json!({"scenario": shared.scenario(), "phase": stats.phase})).into_response()
+}
+
+async fn put_scenario(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
+    let Ok(text) = std::str::from_utf8(&body) else {
+        return control_error("the scenario must be UTF-8 text: a built-in name or a TOML document");
+    };
+    let trimmed = text.trim();
+    let scenario = match Scenario::builtin(trimmed) {
+        Some(s) => s,
+        None if !trimmed.contains('\n') && !trimmed.contains('=') => {
+            return control_error(&format!(
+                "no built-in scenario {trimmed:?} ({}); send a name or a TOML document",
+                Scenario::builtin_names().join(", ")
+            ));
+        }
+        None => match Scenario::from_toml("scenario", text) {
+            Ok(s) => s,
+            Err(e) => return control_error(&e.to_string()),
+        },
+    };
+    tracing::info!(scenario = %scenario.name, "simulator scenario switched");
+    shared.set_scenario(scenario);
+    get_scenario(State(shared)).await
+}
+
+async fn health() -> Response {
+    axum::Json(json!({"status": "ok"})).into_response()
+}

@@ -1,0 +1,371 @@
+//! Scenarios: a small TOML timeline of phases, each with a duration, a failure mix and a
+//! latency, that decides what every request not chosen by a header or a script gets.
+//!
+//! ```toml
+//! name = "econnreset-wave"
+//! description = "…"
+//! reply = "OK"            # the reply text of a normal answer (default "OK")
+//! repeat = false          # after the last phase: start over (true) or stay in it (false)
+//!
+//! [[phase]]
+//! name = "baseline"
+//! duration = "1m"
+//! latency = { median = "400ms", p99 = "1.5s" }
+//!
+//! [[phase]]
+//! name = "onset"
+//! duration = "2m"
+//! ramp = true             # the mix moves linearly from the previous phase's to this one
+//! faults = { reset = 0.8, overloaded = 0.05 }   # fractions of requests; the rest are ok
+//! ```
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::Path;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::fault::{Fault, Latency, Step};
+
+/// The scenarios compiled into the binary: name → TOML.
+pub const BUILTIN: &[(&str, &str)] = &[
+    ("healthy", include_str!("scenarios/healthy.toml")),
+    ("econnreset-wave", include_str!("scenarios/econnreset-wave.toml")),
+];
+
+/// A timeline of phases. Build one with [`Scenario::builtin`], [`Scenario::load`],
+/// [`Scenario::from_toml`], or in code (the fields are public).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    /// The text of a normal answer.
+    #[serde(default = "default_reply")]
+    pub reply: String,
+    /// Start over after the last phase (true), or stay in the last phase (false).
+    #[serde(default)]
+    pub repeat: bool,
+    /// The rate limits the `anthropic-ratelimit-*` headers report.
+    #[serde(default)]
+    pub rate_limits: RateLimits,
+    #[serde(rename = "phase")]
+    pub phases: Vec<Phase>,
+}
+
+/// One phase of a scenario.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Phase {
+    pub name: String,
+    /// How long the phase lasts (scaled by the simulator's time scale).
+    pub duration: crate::config::Duration,
+    /// Fraction of requests per fault, each in 0..=1, summing to at most 1; the rest are `ok`.
+    #[serde(default)]
+    pub faults: BTreeMap<Fault, f64>,
+    /// Move the mix linearly from the previous phase's mix (none for the first phase) to this
+    /// phase's over its duration, rather than switching at its start.
+    #[serde(default)]
+    pub ramp: bool,
+    /// Latency added to every request of the phase.
+    #[serde(default)]
+    pub latency: Option<Latency>,
+    /// `retry-after` seconds on the faults of this phase (see [`Step::retry_after`]).
+    #[serde(default)]
+    pub retry_after: Option<u64>,
+}
+
+/// Limits reported in the `anthropic-ratelimit-*` headers, per minute. The simulator reports
+/// them; it does not enforce them (script `rate_limited` for that).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RateLimits {
+    pub requests: u64,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+}
+
+impl Default for RateLimits {
+    fn default() -> Self {
+        // Roughly a tier-4 organisation.
+        RateLimits { requests: 4000, input_tokens: 2_000_000, output_tokens: 400_000 }
+    }
+}
+
+fn default_reply() -> String {
+    "OK".to_owned()
+}
+
+/// A scenario that cannot be used: unknown name, unreadable file, or invalid TOML/content.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScenarioError(pub String);
+
+impl fmt::Display for ScenarioError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ScenarioError {}
+
+impl Default for Scenario {
+    fn default() -> Self {
+        Scenario::healthy()
+    }
+}
+
+impl Scenario {
+    /// The built-in `healthy` scenario: every request answered "OK".
+    pub fn healthy() -> Scenario {
+        Scenario::builtin("healthy").expect("the built-in healthy scenario parses")
+    }
+
+    /// A built-in scenario by name (see [`BUILTIN`]).
+    pub fn builtin(name: &str) -> Option<Scenario> {
+        let (_, text) = BUILTIN.iter().find(|(n, _)| *n == name)?;
+        match Scenario::from_toml(&format!("built-in scenario {name}"), text) {
+            Ok(s) => Some(s),
+            // A test (`builtins_parse`) keeps this unreachable.
+            Err(e) => {
+                tracing::error!(error = %e, "built-in scenario does not parse");
+                None
+            }
+        }
+    }
+
+    /// The names of the built-in scenarios.
+    pub fn builtin_names() -> Vec<&'static str> {
+        BUILTIN.iter().map(|(n, _)| *n).collect()
+    }
+
+    /// A built-in name, else a TOML file.
+    pub fn load(name_or_path: &str) -> Result<Scenario, ScenarioError> {
+        if let Some(s) = Scenario::builtin(name_or_path) {
+            return Ok(s);
+        }
+        let path = Path::new(name_or_path);
+        if !path.exists() {
+            return Err(ScenarioError(format!(
+                "no built-in scenario {name_or_path:?} ({}) and no such file",
+                Scenario::builtin_names().join(", ")
+            )));
+        }
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ScenarioError(format!("cannot read scenario {}: {e}", path.display())))?;
+        Scenario::from_toml(&path.display().to_string(), &text)
+    }
+
+    /// Parses and checks a scenario; `source` names it in errors.
+    pub fn from_toml(source: &str, text: &str) -> Result<Scenario, ScenarioError> {
+        let scenario: Scenario = toml::from_str(text).map_err(|e| ScenarioError(format!("{source}: {e}")))?;
+        scenario.check().map_err(|e| ScenarioError(format!("{source}: {e}")))?;
+        Ok(scenario)
+    }
+
+    /// A one-phase scenario serving `mix` forever, for tests and rehearsals written in code.
+    pub fn steady(name: &str, mix: &[(Fault, f64)], latency: Option<Latency>) -> Result<Scenario, ScenarioError> {
+        let scenario = Scenario {
+            name: name.to_owned(),
+            description: String::new(),
+            reply: default_reply(),
+            repeat: false,
+            rate_limits: RateLimits::default(),
+            phases: vec![Phase {
+                name: "steady".into(),
+                duration: crate::config::Duration::from_secs(60),
+                faults: mix.iter().copied().collect(),
+                ramp: false,
+                latency,
+                retry_after: None,
+            }],
+        };
+        scenario.check().map_err(ScenarioError)?;
+        Ok(scenario)
+    }
+
+    /// Cross-field rules: at least one phase, fractions in range, durations positive.
+    pub fn check(&self) -> Result<(), String> {
+        if self.phases.is_empty() {
+            return Err("a scenario needs at least one [[phase]]".into());
+        }
+        for (i, p) in self.phases.iter().enumerate() {
+            let at = format!("phase {} ({:?})", i + 1, p.name);
+            if p.duration.get().is_zero() {
+                return Err(format!("{at}: duration must be above zero"));
+            }
+            if p.faults.contains_key(&Fault::Ok) {
+                return Err(format!("{at}: `ok` is not listed; it is whatever the faults leave"));
+            }
+            let mut sum = 0.0;
+            for (fault, w) in &p.faults {
+                if !w.is_finite() || !(0.0..=1.0).contains(w) {
+                    return Err(format!("{at}: faults.{fault} = {w} is not a fraction between 0 and 1"));
+                }
+                sum += w;
+            }
+            if sum > 1.0 + 1e-9 {
+                return Err(format!("{at}: the fault fractions sum to {sum}, above 1"));
+            }
+            if let Some(l) = &p.latency {
+                l.check().map_err(|e| format!("{at}: {e}"))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The total length of the timeline (unscaled).
+    pub fn length(&self) -> Duration {
+        self.phases.iter().map(|p| p.duration.get()).sum()
+    }
+
+    /// Where the timeline is after `elapsed` (scenario time): the phase index and the
+    /// fraction of it that has passed.
+    pub fn position(&self, elapsed: Duration) -> (usize, f64) {
+        let total = self.length();
+        let mut t = elapsed;
+        if t >= total {
+            if !self.repeat || total.is_zero() {
+                return (self.phases.len() - 1, 1.0);
+            }
+            t = Duration::from_nanos((t.as_nanos() % total.as_nanos()) as u64);
+        }
+        for (i, p) in self.phases.iter().enumerate() {
+            let d = p.duration.get();
+            if t < d {
+                return (i, t.as_secs_f64() / d.as_secs_f64());
+            }
+            t -= d;
+        }
+        (self.phases.len() - 1, 1.0)
+    }
+
+    /// The failure mix in force at `elapsed`, with ramps interpolated.
+    pub fn mix_at(&self, elapsed: Duration) -> BTreeMap<Fault, f64> {
+        let (i, frac) = self.position(elapsed);
+        let phase = &self.phases[i];
+        if !phase.ramp {
+            return phase.faults.clone();
+        }
+        let empty = BTreeMap::new();
+        let prev = if i == 0 { &empty } else { &self.phases[i - 1].faults };
+        let mut mix = BTreeMap::new();
+        for fault in prev.keys().chain(phase.faults.keys()) {
+            let a = prev.get(fault).copied().unwrap_or(0.0);
+            let b = phase.faults.get(fault).copied().unwrap_or(0.0);
+            mix.insert(*fault, a + (b - a) * frac);
+        }
+        mix
+    }
+
+    /// Draws the step for one request at `elapsed`.
+    pub fn draw(&self, elapsed: Duration, rng: &mut fastrand::Rng) -> (Step, &str) {
+        let (i, _) = self.position(elapsed);
+        let phase = &self.phases[i];
+        let mix = self.mix_at(elapsed);
+        let r = rng.f64();
+        let mut acc = 0.0;
+        let mut fault = Fault::Ok;
+        for (f, w) in &mix {
+            acc += w;
+            if r < acc {
+                fault = *f;
+                break;
+            }
+        }
+        let step = Step { fault, latency: phase.latency, retry_after: phase.retry_after };
+        (step, &phase.name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtins_parse() {
+        for (name, _) in BUILTIN {
+            let s = Scenario::builtin(name).unwrap_or_else(|| panic!("{name} does not parse"));
+            assert_eq!(s.name, *name);
+        }
+    }
+
+    #[test]
+    fn econnreset_wave_rises_to_eighty_percent_and_recovers() {
+        let s = Scenario::builtin("econnreset-wave").unwrap();
+        let total = s.length();
+        let mut peak: f64 = 0.0;
+        let mut samples = Vec::new();
+        for step in 0..=100 {
+            let at = total.mul_f64(step as f64 / 100.0);
+            let resets = s.mix_at(at).get(&Fault::Reset).copied().unwrap_or(0.0);
+            peak = peak.max(resets);
+            samples.push(resets);
+        }
+        assert!((0.75..=0.85).contains(&peak), "peak {peak}");
+        assert!(samples[0] < 0.05, "starts healthy: {samples:?}");
+        assert!(*samples.last().unwrap() < 0.01, "recovers: {samples:?}");
+        // After the end it stays recovered.
+        assert!(s.mix_at(total * 3).get(&Fault::Reset).copied().unwrap_or(0.0) < 0.01);
+    }
+
+    #[test]
+    fn ramps_interpolate_and_draws_follow_the_mix() {
+        let s = Scenario::from_toml(
+            "t",
+            r#"
+            name = "t"
+            [[phase]]
+            name = "a"
+            duration = "10s"
+            [[phase]]
+            name = "b"
+            duration = "10s"
+            ramp = true
+            faults = { overloaded = 0.5 }
+            "#,
+        )
+        .unwrap();
+        let at = |secs: f64| s.mix_at(Duration::from_secs_f64(secs)).get(&Fault::Overloaded).copied().unwrap_or(0.0);
+        assert_eq!(at(5.0), 0.0);
+        assert!((at(15.0) - 0.25).abs() < 1e-9);
+        assert!((at(100.0) - 0.5).abs() < 1e-9);
+        let mut rng = fastrand::Rng::with_seed(1);
+        let n = (0..4000).filter(|_| s.draw(Duration::from_secs(100), &mut rng).0.fault == Fault::Overloaded).count();
+        assert!((1800..2200).contains(&n), "{n} of 4000");
+    }
+
+    #[test]
+    fn repeat_wraps_the_timeline() {
+        let mut s = Scenario::steady("x", &[], None).unwrap();
+        s.phases.push(Phase { name: "second".into(), ..s.phases[0].clone() });
+        s.repeat = true;
+        assert_eq!(s.position(Duration::from_secs(130)).0, 0);
+        assert_eq!(s.position(Duration::from_secs(70)).0, 1);
+        s.repeat = false;
+        assert_eq!(s.position(Duration::from_secs(1000)), (1, 1.0));
+    }
+
+    #[test]
+    fn invalid_scenarios_say_what_is_wrong() {
+        let cases = [
+            ("name = \"x\"\nphase = []", "at least one"),
+            (
+                "name = \"x\"\n[[phase]]\nname = \"a\"\nduration = \"1s\"\nfaults = { reset = 0.7, overloaded = 0.5 }",
+                "sum to",
+            ),
+            ("name = \"x\"\n[[phase]]\nname = \"a\"\nduration = \"1s\"\nfaults = { reset = 1.5 }", "fraction"),
+            ("name = \"x\"\n[[phase]]\nname = \"a\"\nduration = \"1s\"\nfaults = { ok = 0.5 }", "`ok`"),
+            ("name = \"x\"\n[[phase]]\nname = \"a\"\nduration = \"1s\"\nfaults = { explode = 0.5 }", "unknown fault"),
+            ("name = \"x\"\n[[phase]]\nname = \"a\"\nduration = \"0s\"", "above zero"),
+            ("name = \"x\"\ncolour = 1\n[[phase]]\nname = \"a\"\nduration = \"1s\"", "colour"),
+        ];
+        for (text, want) in cases {
+            let err = Scenario::from_toml("f.toml", text).unwrap_err().to_string();
+            assert!(err.contains(want) && err.starts_with("f.toml"), "{text:?}: {err}");
+        }
+        let err = Scenario::load("no-such-scenario").unwrap_err().to_string();
+        assert!(err.contains("econnreset-wave"), "{err}");
+    }
+}

@@ -1,0 +1,468 @@
+//! The simulator seen from a real HTTP client (reqwest): the API's shapes and headers, every
+//! fault, the three ways of choosing one, and the control routes.
+
+mod common;
+
+use std::error::Error as _;
+use std::time::{Duration, Instant};
+
+use claudewatch::sim::{Fault, Scenario, SimHandle, Simulator, Source, Step};
+use serde_json::{Value, json};
+
+const BODY: &str =
+    r#"{"model":"claude-haiku-4-5","max_tokens":16,"messages":[{"role":"user","content":"Reply with the word OK"}]}"#;
+const STREAM_BODY: &str = r#"{"model":"claude-haiku-4-5","max_tokens":16,"stream":true,"messages":[{"role":"user","content":"Reply with the word OK"}]}"#;
+
+async fn start() -> SimHandle {
+    Simulator::default().seed(1).start().await.expect("simulator starts")
+}
+
+fn post(sim: &SimHandle, body: &'static str) -> reqwest::RequestBuilder {
+    common::client()
+        .post(format!("{}/v1/messages", sim.url()))
+        .header("x-api-key", "test-key")
+        .header("anthropic-version", "2023-06-01")
+        .header("content-type", "application/json")
+        .body(body)
+}
+
+async fn json_of(r: reqwest::Response) -> Value {
+    let text = r.text().await.expect("body");
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+}
+
+/// The io::ErrorKind at the bottom of an error's source chain.
+fn io_kind(err: &reqwest::Error) -> Option<std::io::ErrorKind> {
+    let mut source = err.source();
+    while let Some(e) = source {
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            return Some(io.kind());
+        }
+        source = e.source();
+    }
+    None
+}
+
+/// The SSE event names of a stream body.
+fn event_names(body: &str) -> Vec<String> {
+    body.lines().filter_map(|l| l.strip_prefix("event: ")).map(str::to_owned).collect()
+}
+
+#[tokio::test]
+async fn a_normal_reply_has_the_api_shape_and_headers() {
+    let sim = start().await;
+    let r = post(&sim, BODY).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let h = r.headers().clone();
+    let request_id = h["request-id"].to_str().unwrap().to_owned();
+    assert!(request_id.starts_with("req_"), "{request_id}");
+    assert_eq!(h["content-type"], "application/json");
+    for resource in ["requests", "tokens", "input-tokens", "output-tokens"] {
+        let limit: u64 = h[format!("anthropic-ratelimit-{resource}-limit").as_str()].to_str().unwrap().parse().unwrap();
+        let remaining: u64 =
+            h[format!("anthropic-ratelimit-{resource}-remaining").as_str()].to_str().unwrap().parse().unwrap();
+        assert!(remaining <= limit && limit > 0, "{resource}: {remaining}/{limit}");
+        let reset = h[format!("anthropic-ratelimit-{resource}-reset").as_str()].to_str().unwrap();
+        humantime::parse_rfc3339(reset).unwrap_or_else(|e| panic!("{resource} reset {reset:?}: {e}"));
+    }
+    assert_eq!(h["anthropic-ratelimit-requests-remaining"], "3999");
+    let body = json_of(r).await;
+    assert_eq!(body["type"], "message");
+    assert_eq!(body["role"], "assistant");
+    assert_eq!(body["model"], "claude-haiku-4-5");
+    assert!(body["id"].as_str().unwrap().starts_with("msg_"));
+    assert_eq!(body["content"], json!([{"type": "text", "text": "OK"}]));
+    assert_eq!(body["stop_reason"], "end_turn");
+    assert!(body["usage"]["input_tokens"].as_u64().unwrap() > 0);
+    assert_eq!(body["usage"]["output_tokens"], 1);
+
+    let stats = sim.stats();
+    assert_eq!((stats.requests, stats.fault(Fault::Ok), stats.status(200)), (1, 1, 1));
+    assert_eq!(stats.source(Source::Scenario), 1);
+    let log = sim.requests();
+    assert_eq!(log.len(), 1);
+    assert_eq!(log[0].request_id, request_id);
+    sim.stop().await;
+}
+
+#[tokio::test]
+async fn a_stream_carries_the_real_event_sequence() {
+    let sim = start().await;
+    let r = post(&sim, STREAM_BODY).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "text/event-stream; charset=utf-8");
+    assert!(r.headers().contains_key("request-id"));
+    assert!(r.headers().contains_key("anthropic-ratelimit-requests-remaining"));
+    let body = r.text().await.unwrap();
+    assert_eq!(
+        event_names(&body),
+        [
+            "message_start",
+            "content_block_start",
+            "ping",
+            "content_block_delta",
+            "content_block_stop",
+            "message_delta",
+            "message_stop"
+        ]
+    );
+    let data: Vec<Value> =
+        body.lines().filter_map(|l| l.strip_prefix("data: ")).map(|d| serde_json::from_str(d).unwrap()).collect();
+    assert_eq!(data[0]["message"]["content"], json!([]));
+    assert_eq!(data[3]["delta"], json!({"type": "text_delta", "text": "OK"}));
+    assert_eq!(data[5]["delta"]["stop_reason"], "end_turn");
+    assert_eq!(data[5]["usage"]["output_tokens"], 1);
+    assert!(sim.requests()[0].stream);
+    sim.stop().await;
+}
+
+#[tokio::test]
+async fn reset_is_a_real_econnreset() {
+    let sim = start().await;
+    sim.script([Fault::Reset]);
+    let err = post(&sim, BODY).send().await.expect_err("a reset is an error");
+    assert_eq!(io_kind(&err), Some(std::io::ErrorKind::ConnectionReset), "{err:?}");
+    // The next request is back to the scenario, on a fresh connection.
+    assert_eq!(post(&sim, BODY).send().await.unwrap().status(), 200);
+    let stats = sim.stats();
+    assert_eq!((stats.fault(Fault::Reset), stats.no_status(), stats.status(200)), (1, 1, 1));
+    assert_eq!(stats.source(Source::Script), 1);
+    sim.stop().await;
+}
+
+#[tokio::test]
+async fn every_http_fault_has_its_status_body_and_headers() {
+    // fault, status, error.type (None: not JSON), retry-after
+    let table: [(Fault, u16, Option<&str>, Option<&str>); 11] = [
+        (Fault::Overloaded, 529, Some("overloaded_error"), None),
+        (Fault::Unavailable, 503, Some("api_error"), None),
+        (Fault::RateLimited, 429, Some("rate_limit_error"), Some("1")),
+        (Fault::RateLimitedNoRetryAfter, 429, Some("rate_limit_error"), None),
+        (Fault::SpendLimit, 429, Some("rate_limit_error"), None),
+        (Fault::ServerError, 500, Some("api_error"), None),
+        (Fault::BadGateway, 502, None, None),
+        (Fault::GatewayTimeout, 504, Some("timeout_error"), None),
+        (Fault::BadRequest, 400, Some("invalid_request_error"), None),
+        (Fault::Unauthorized, 401, Some("authentication_error"), None),
+        (Fault::Forbidden, 403, Some("permission_error"), None),
+    ];
+    let sim = start().await;
+    sim.script(table.iter().map(|(f, ..)| *f));
+    for (fault, status, kind, retry_after) in table {
+        let r = post(&sim, BODY).send().await.unwrap();
+        assert_eq!(r.status(), status, "{fault}");
+        assert_eq!(r.headers().get("retry-after").map(|v| v.to_str().unwrap()), retry_after, "{fault}");
+        let request_id = r.headers().get("request-id").map(|v| v.to_str().unwrap().to_owned());
+        let text = r.text().await.unwrap();
+        match kind {
+            Some(kind) => {
+                let body: Value = serde_json::from_str(&text).unwrap();
+                assert_eq!(body["type"], "error", "{fault}");
+                assert_eq!(body["error"]["type"], kind, "{fault}");
+                assert!(!body["error"]["message"].as_str().unwrap().is_empty(), "{fault}");
+                assert_eq!(body["request_id"].as_str(), request_id.as_deref(), "{fault}");
+                if fault == Fault::SpendLimit {
+                    assert_eq!(body["error"]["details"]["error_code"], "enforced_spend_limit_reached");
+                }
+            }
+            None => {
+                assert!(text.starts_with("<html>") && text.contains("502 Bad Gateway"), "{text}");
+                assert!(request_id.is_none(), "the edge's 502 has no request-id");
+            }
+        }
+        assert_eq!(sim.stats().fault(fault), 1, "{fault}");
+    }
+    let stats = sim.stats();
+    assert_eq!((stats.requests, stats.script_remaining, stats.status(429)), (11, 0, 3));
+    sim.stop().await;
+}
+
+#[tokio::test]
+async fn retry_after_and_latency_come_from_the_step() {
+    let sim = start().await;
+    sim.script([
+        Step::new(Fault::RateLimited).retry_after(7),
+        Step::new(Fault::Overloaded).retry_after(3),
+        Step::new(Fault::Ok).latency(Duration::from_millis(300)),
+    ]);
+    let r = post(&sim, BODY).send().await.unwrap();
+    assert_eq!((r.status().as_u16(), r.headers()["retry-after"].to_str().unwrap()), (429, "7"));
+    let r = post(&sim, BODY).send().await.unwrap();
+    assert_eq!((r.status().as_u16(), r.headers()["retry-after"].to_str().unwrap()), (529, "3"));
+    let started = Instant::now();
+    let r = post(&sim, BODY).send().await.unwrap();
+    let elapsed = started.elapsed();
+    assert_eq!(r.status(), 200);
+    assert!(elapsed >= Duration::from_millis(300), "{elapsed:?}");
+    assert!(elapsed < Duration::from_secs(5), "{elapsed:?}");
+    assert_eq!(sim.requests()[2].latency_seconds, 0.3);
+    sim.stop().await;
+}
+
+#[tokio::test]
+async fn hang_outlasts_the_client_timeout_and_ends_on_stop() {
+    let sim = start().await;
+    sim.script([Fault::Hang]);
+    let started = Instant::now();
+    let err = post(&sim, BODY).timeout(Duration::from_millis(400)).send().await.expect_err("hangs");
+    assert!(err.is_timeout(), "{err:?}");
+    assert!(started.elapsed() >= Duration::from_millis(400));
+
+    // A hang in flight does not hold up stop().
+    sim.script([Fault::Hang]);
+    let request = tokio::spawn(post(&sim, BODY).send());
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let started = Instant::now();
+    sim.stop().await;
+    assert!(started.elapsed() < Duration::from_secs(3), "stop took {:?}", started.elapsed());
+    let result = tokio::time::timeout(Duration::from_secs(3), request).await.expect("the hung request ends").unwrap();
+    assert!(result.is_err(), "the hung request gets no answer: {result:?}");
+}
+
+#[tokio::test]
+async fn content_faults_break_the_body_not_the_status() {
+    let sim = start().await;
+    sim.script([Fault::InvalidJson, Fault::WrongText, Fault::CloseMidBody]);
+
+    let r = post(&sim, BODY).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let text = r.text().await.unwrap();
+    assert!(serde_json::from_str::<Value>(&text).is_err(), "invalid_json parsed: {text}");
+
+    let body = json_of(post(&sim, BODY).send().await.unwrap()).await;
+    let reply = body["content"][0]["text"].as_str().unwrap();
+    assert!(!reply.to_lowercase().contains("ok"), "{reply}");
+
+    let r = post(&sim, BODY).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let err = r.text().await.expect_err("the body breaks off");
+    assert!(err.is_body() || err.is_decode(), "{err:?}");
+    sim.stop().await;
+}
+
+#[tokio::test]
+async fn stream_faults() {
+    let sim = start().await;
+    sim.script([Fault::StreamError, Fault::CloseMidBody, Fault::InvalidJson, Fault::WrongText]);
+
+    let r = post(&sim, STREAM_BODY).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let body = r.text().await.unwrap();
+    assert_eq!(event_names(&body), ["message_start", "content_block_start", "ping", "error"]);
+    let last: Value =
+        serde_json::from_str(body.lines().filter_map(|l| l.strip_prefix("data: ")).next_back().unwrap()).unwrap();
+    assert_eq!(last, json!({"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}));
+
+    let mut r = post(&sim, STREAM_BODY).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let mut got = Vec::new();
+    let err = loop {
+        match r.chunk().await {
+            Ok(Some(c)) => got.extend_from_slice(&c),
+            Ok(None) => panic!("the stream ended cleanly: {}", String::from_utf8_lossy(&got)),
+            Err(e) => break e,
+        }
+    };
+    assert!(err.is_body() || err.is_decode(), "{err:?}");
+    assert!(String::from_utf8_lossy(&got).contains("event: message_start"));
+
+    let body = post(&sim, STREAM_BODY).send().await.unwrap().text().await.unwrap();
+    let data = body.lines().find_map(|l| l.strip_prefix("data: ")).unwrap();
+    assert!(serde_json::from_str::<Value>(data).is_err(), "{data}");
+
+    let body = post(&sim, STREAM_BODY).send().await.unwrap().text().await.unwrap();
+    assert!(!body.contains("\"text\":\"OK\""), "{body}");
+    assert!(body.contains("text_delta"));
+
+    // A stream_error on a non-streaming request is the same error before the body: a 529.
+    sim.script([Fault::StreamError]);
+    assert_eq!(post(&sim, BODY).send().await.unwrap().status(), 529);
+    sim.stop().await;
+}
+
+#[tokio::test]
+async fn key_version_and_body_are_checked_like_the_api() {
+    let sim = Simulator::default().api_key("right-key").start().await.unwrap();
+    let client = common::client();
+    let url = format!("{}/v1/messages", sim.url());
+    let build = |key: Option<&str>, version: Option<&str>, body: &str| {
+        let mut r = client.post(&url).body(body.to_owned());
+        if let Some(k) = key {
+            r = r.header("x-api-key", k);
+        }
+        if let Some(v) = version {
+            r = r.header("anthropic-version", v);
+        }
+        r
+    };
+    // key, version, body, status, error.type
+    type Case<'a> = (Option<&'a str>, Option<&'a str>, &'a str, u16, &'a str);
+    let cases: [Case; 6] = [
+        (None, Some("2023-06-01"), BODY, 401, "authentication_error"),
+        (Some("wrong-key"), Some("2023-06-01"), BODY, 401, "authentication_error"),
+        (Some("right-key"), None, BODY, 400, "invalid_request_error"),
+        (Some("right-key"), Some("1999-01-01"), BODY, 400, "invalid_request_error"),
+        (Some("right-key"), Some("2023-06-01"), "{\"model\": ", 400, "invalid_request_error"),
+        (Some("right-key"), Some("2023-06-01"), r#"{"model":"m","messages":[]}"#, 400, "invalid_request_error"),
+    ];
+    for (key, version, body, status, kind) in cases {
+        let r = build(key, version, body).send().await.unwrap();
+        assert_eq!(r.status(), status, "{key:?} {version:?} {body}");
+        assert!(r.headers().contains_key("request-id"));
+        let v = json_of(r).await;
+        assert_eq!(v["error"]["type"], kind, "{v}");
+    }
+    assert_eq!(build(Some("right-key"), Some("2023-06-01"), BODY).send().await.unwrap().status(), 200);
+    // Garbage bytes never break it.
+    let r = client.post(&url).header("x-api-key", "right-key").header("anthropic-version", "2023-06-01");
+    let r = r.body(vec![0xff, 0xfe, 0x00, 0x7b]).send().await.unwrap();
+    assert_eq!(r.status(), 400);
+    sim.stop().await;
+}
+
+#[tokio::test]
+async fn the_fault_header_picks_one_request() {
+    let sim = start().await;
+    sim.script([Fault::ServerError]);
+    let r = post(&sim, BODY).header("x-claudewatch-sim-fault", "overloaded").send().await.unwrap();
+    assert_eq!(r.status(), 529, "the header wins over the script");
+    let r = post(&sim, BODY)
+        .header("x-claudewatch-sim-fault", "429")
+        .header("x-claudewatch-sim-retry-after", "4")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!((r.status().as_u16(), r.headers()["retry-after"].to_str().unwrap()), (429, "4"));
+    let err = post(&sim, BODY).header("x-claudewatch-sim-fault", "reset").send().await.unwrap_err();
+    assert_eq!(io_kind(&err), Some(std::io::ErrorKind::ConnectionReset));
+    let started = Instant::now();
+    let r = post(&sim, BODY).header("x-claudewatch-sim-latency", "250ms").send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(started.elapsed() >= Duration::from_millis(250));
+
+    let r = post(&sim, BODY).header("x-claudewatch-sim-fault", "explode").send().await.unwrap();
+    assert_eq!(r.status(), 400);
+    let msg = json_of(r).await["error"]["message"].as_str().unwrap().to_owned();
+    assert!(msg.contains("x-claudewatch-sim-fault") && msg.contains("explode"), "{msg}");
+
+    assert_eq!(post(&sim, BODY).send().await.unwrap().status(), 500, "the script was left for this request");
+    let stats = sim.stats();
+    assert_eq!((stats.source(Source::Header), stats.source(Source::Script)), (5, 1));
+    sim.stop().await;
+}
+
+#[tokio::test]
+async fn control_routes_drive_the_same_state() {
+    let sim = start().await;
+    let client = common::client();
+    let url = |p: &str| format!("{}{p}", sim.url());
+
+    let r = client
+        .post(url("/_sim/script"))
+        .body(r#"[{"fault": "overloaded", "count": 2}, "reset", {"fault": "ok", "latency": "10ms"}]"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(json_of(r).await["queued"], 4);
+    let script = json_of(client.get(url("/_sim/script")).send().await.unwrap()).await;
+    assert_eq!(script["steps"][0], json!({"fault": "overloaded", "count": 2}));
+
+    let r = client.post(url("/_sim/script")).body(r#"{"steps": ["server_error"], "replace": true}"#).send().await;
+    assert_eq!(json_of(r.unwrap()).await["queued"], 1);
+    assert_eq!(post(&sim, BODY).send().await.unwrap().status(), 500);
+
+    for bad in [r#"["explode"]"#, "not json", r#"{"steps": "reset"}"#, r#"[{"fault": "reset", "count": -1}]"#] {
+        let r = client.post(url("/_sim/script")).body(bad).send().await.unwrap();
+        assert_eq!(r.status(), 400, "{bad}");
+        assert_eq!(json_of(r).await["error"]["type"], "invalid_request_error");
+    }
+
+    let stats = json_of(client.get(url("/_sim/stats")).send().await.unwrap()).await;
+    assert_eq!(stats["requests"], 1);
+    assert_eq!(stats["by_fault"]["server_error"], 1);
+    assert_eq!(stats["by_fault"]["reset"], 0, "every fault is listed");
+    assert_eq!(stats["scenario"], "healthy");
+    let log = json_of(client.get(url("/_sim/requests")).send().await.unwrap()).await;
+    assert_eq!(log["requests"][0]["fault"], "server_error");
+    assert_eq!(log["requests"][0]["source"], "script");
+    assert_eq!(log["requests"][0]["status"], 500);
+
+    client.post(url("/_sim/script")).body(r#"["reset"]"#).send().await.unwrap();
+    let reset = json_of(client.post(url("/_sim/reset")).send().await.unwrap()).await;
+    assert_eq!((reset["requests"].as_u64(), reset["script_remaining"].as_u64()), (Some(0), Some(0)));
+
+    let r = client.put(url("/_sim/scenario")).body("econnreset-wave").send().await.unwrap();
+    assert_eq!(json_of(r).await["phase"], "baseline");
+    let r = client.put(url("/_sim/scenario")).body("no-such").send().await.unwrap();
+    assert_eq!(r.status(), 400);
+    let toml = "name = \"all-529\"\n[[phase]]\nname = \"storm\"\nduration = \"1m\"\nfaults = { overloaded = 1.0 }\n";
+    let r = client.put(url("/_sim/scenario")).body(toml).send().await.unwrap();
+    assert_eq!(json_of(r).await["scenario"]["name"], "all-529");
+    assert_eq!(post(&sim, BODY).send().await.unwrap().status(), 529);
+    let r = client.put(url("/_sim/scenario")).body("name = \"x\"\n[[phase]]\n").send().await.unwrap();
+    assert_eq!(r.status(), 400);
+
+    assert_eq!(client.get(url("/_sim/health")).send().await.unwrap().status(), 200);
+    let r = client.get(url("/v2/nothing")).send().await.unwrap();
+    assert_eq!(r.status(), 404);
+    assert_eq!(json_of(r).await["error"]["type"], "not_found_error");
+    sim.stop().await;
+}
+
+#[tokio::test]
+async fn models_and_count_tokens_answer_without_faults() {
+    let sim = start().await;
+    sim.script([Fault::Reset]);
+    let client = common::client();
+    let get = |p: &str| {
+        client.get(format!("{}{p}", sim.url())).header("x-api-key", "k").header("anthropic-version", "2023-06-01")
+    };
+    let models = json_of(get("/v1/models").send().await.unwrap()).await;
+    assert_eq!(models["has_more"], false);
+    let first = models["data"][0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(models["first_id"], first.as_str());
+    assert_eq!(models["data"][0]["type"], "model");
+    assert_eq!(json_of(get(&format!("/v1/models/{first}")).send().await.unwrap()).await["id"], first.as_str());
+    assert_eq!(get("/v1/models/claude-nonexistent").send().await.unwrap().status(), 404);
+
+    let r = client
+        .post(format!("{}/v1/messages/count_tokens", sim.url()))
+        .header("x-api-key", "k")
+        .header("anthropic-version", "2023-06-01")
+        .body(r#"{"model":"m","messages":[{"role":"user","content":"hello world"}]}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(json_of(r).await["input_tokens"].as_u64().unwrap() > 0);
+    let stats = sim.stats();
+    assert_eq!(stats.script_remaining, 1, "the script waits for a messages request");
+    assert_eq!(stats.requests, 4);
+    sim.stop().await;
+}
+
+#[tokio::test]
+async fn a_fast_econnreset_wave_rises_and_falls() {
+    // 10 scenario minutes in 5 s.
+    let sim =
+        Simulator::new(Scenario::builtin("econnreset-wave").unwrap()).time_scale(120.0).seed(3).start().await.unwrap();
+    let started = Instant::now();
+    let mut by_phase: std::collections::BTreeMap<String, (u32, u32)> = Default::default();
+    while started.elapsed() < Duration::from_millis(5400) {
+        let phase = sim.stats().phase;
+        let failed = post(&sim, BODY).send().await.is_err();
+        let e = by_phase.entry(phase).or_default();
+        e.0 += 1;
+        e.1 += u32::from(failed);
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let rate = |p: &str| {
+        let (n, failed) = by_phase.get(p).copied().unwrap_or_else(|| panic!("no requests in {p}: {by_phase:?}"));
+        f64::from(failed) / f64::from(n)
+    };
+    assert!(rate("baseline") < 0.2, "{by_phase:?}");
+    assert!(rate("peak") > 0.6, "{by_phase:?}");
+    assert!(rate("recovered") < 0.2, "{by_phase:?}");
+    sim.stop().await;
+}
