@@ -31,6 +31,8 @@ if [ ! -x "$TOOLS/venv/bin/python" ]; then
   python3 -m venv "$TOOLS/venv"
 fi
 python_packages=(
+  anthropic  # the official SDK, checked against the simulator (tests/sdk)
+  pytest
 )
 if [ ${#python_packages[@]} -gt 0 ]; then
   "$TOOLS/venv/bin/pip" install -q --disable-pip-version-check "${python_packages[@]}"

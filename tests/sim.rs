@@ -466,3 +466,72 @@ async fn a_fast_econnreset_wave_rises_and_falls() {
     assert!(rate("recovered") < 0.2, "{by_phase:?}");
     sim.stop().await;
 }
+
+/// Runs `claudewatch simulate ARGS` and returns the child with the URL it printed.
+fn spawn_simulate(args: &[&str]) -> (std::process::Child, String) {
+    use std::io::{BufRead, BufReader};
+    let mut child = std::process::Command::new(common::binary())
+        .arg("simulate")
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("claudewatch simulate starts");
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = BufReader::new(stdout).read_line(&mut line);
+        let _ = tx.send(line);
+    });
+    let line = rx.recv_timeout(Duration::from_secs(10)).expect("the simulator prints its URL");
+    (child, line.trim().to_owned())
+}
+
+#[tokio::test]
+async fn the_simulate_command_serves_a_scenario_and_stops_on_sigterm() {
+    let (mut child, url) = spawn_simulate(&["--listen", "127.0.0.1:0", "--scenario", "rehearsal", "--seed", "5"]);
+    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+    let client = common::client();
+    let stats = json_of(client.get(format!("{url}/_sim/stats")).send().await.unwrap()).await;
+    assert_eq!((stats["scenario"].as_str(), stats["phase"].as_str()), (Some("rehearsal"), Some("ok")));
+    let r = client
+        .post(format!("{url}/v1/messages"))
+        .header("x-api-key", "k")
+        .header("anthropic-version", "2023-06-01")
+        .body(BODY)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+
+    let pid = child.id().to_string();
+    let killed = std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    assert!(killed.success());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "simulate did not stop within 5 s of SIGTERM");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success(), "{status}");
+}
+
+#[test]
+fn the_simulate_command_rejects_a_bad_scenario() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bad.toml");
+    std::fs::write(&file, "name = \"bad\"\n[[phase]]\nname = \"a\"\nduration = \"1m\"\nfaults = { reset = 2 }\n")
+        .unwrap();
+    for (scenario, want) in [(file.to_str().unwrap(), "bad.toml"), ("no-such-scenario", "econnreset-wave")] {
+        let out = std::process::Command::new(common::binary())
+            .args(["simulate", "--listen", "127.0.0.1:0", "--scenario", scenario])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{scenario}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(want), "{scenario}: {stderr}");
+    }
+}

@@ -22,8 +22,21 @@ use super::{FAULT_HEADER, LATENCY_HEADER, MAX_HANG, RETRY_AFTER_HEADER};
 /// The Messages API's request size limit.
 pub const MAX_BODY: usize = 32 * 1024 * 1024;
 
-/// The `anthropic-version` values the simulator accepts.
-const VERSIONS: [&str; 2] = ["2023-06-01", "2023-01-01"];
+/// The oldest `anthropic-version` the API knows.
+const OLDEST_VERSION: &str = "2023-01-01";
+
+/// Whether `v` is an `anthropic-version` the simulator accepts: a `YYYY-MM-DD` date from
+/// [`OLDEST_VERSION`] on. (The SDKs move to newer dates than any list here would know.)
+fn valid_version(v: &str) -> bool {
+    let b = v.as_bytes();
+    let shape = b.len() == 10
+        && b.iter().enumerate().all(|(i, c)| if i == 4 || i == 7 { *c == b'-' } else { c.is_ascii_digit() });
+    let month_day = shape
+        && matches!(&v[5..7], "01" | "02" | "03" | "04" | "05" | "06" | "07" | "08" | "09" | "10" | "11" | "12")
+        && (1..=31).contains(&v[8..10].parse::<u8>().unwrap_or(0));
+    // Same-shape dates compare correctly as strings.
+    month_day && v >= OLDEST_VERSION
+}
 
 /// The models `GET /v1/models` lists. `POST /v1/messages` accepts any model name.
 const MODELS: [(&str, &str, &str); 3] = [
@@ -180,11 +193,29 @@ fn wants_stream(bytes: &[u8]) -> bool {
     serde_json::from_slice::<Value>(bytes).ok().and_then(|v| v.get("stream").and_then(Value::as_bool)).unwrap_or(false)
 }
 
+/// The API key of a request: `x-api-key`, or `Authorization: Bearer` (which recent official
+/// SDKs send instead). Empty when neither is there.
+fn api_key_of(headers: &HeaderMap) -> &str {
+    let x_api_key = headers.get("x-api-key").and_then(|v| v.to_str().ok()).unwrap_or("").trim();
+    if !x_api_key.is_empty() {
+        return x_api_key;
+    }
+    let authorization = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).unwrap_or("").trim();
+    match authorization.split_once(' ') {
+        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token.trim(),
+        _ => "",
+    }
+}
+
 /// The key and version checks every endpoint makes.
 fn check_headers(shared: &Shared, headers: &HeaderMap) -> Result<(), ApiFailure> {
-    let key = headers.get("x-api-key").and_then(|v| v.to_str().ok()).unwrap_or("").trim();
+    let key = api_key_of(headers);
     if key.is_empty() {
-        return Err(ApiFailure::new(StatusCode::UNAUTHORIZED, "authentication_error", "x-api-key header is required"));
+        return Err(ApiFailure::new(
+            StatusCode::UNAUTHORIZED,
+            "authentication_error",
+            "x-api-key header is required (or Authorization: Bearer)",
+        ));
     }
     if let Some(expected) = &shared.api_key {
         use subtle::ConstantTimeEq;
@@ -194,7 +225,7 @@ fn check_headers(shared: &Shared, headers: &HeaderMap) -> Result<(), ApiFailure>
     }
     match headers.get("anthropic-version").map(|v| v.to_str().unwrap_or("")) {
         None => Err(ApiFailure::invalid("anthropic-version: header is required")),
-        Some(v) if VERSIONS.contains(&v.trim()) => Ok(()),
+        Some(v) if valid_version(v.trim()) => Ok(()),
         Some(v) => Err(ApiFailure::invalid(format!("anthropic-version: {v:?} is not a valid version"))),
     }
 }
@@ -745,6 +776,17 @@ mod tests {
             let err =
                 parse_body(body, true).err().unwrap_or_else(|| panic!("{:?} accepted", String::from_utf8_lossy(body)));
             assert!(err.contains(want), "{err} lacks {want}");
+        }
+    }
+
+    #[test]
+    fn versions_are_dates_from_2023_on() {
+        for ok in ["2023-06-01", "2023-01-01", "2026-10-21"] {
+            assert!(valid_version(ok), "{ok}");
+        }
+        for bad in ["", "2022-12-31", "2023-13-01", "2023-06-00", "2023-6-1", "latest", "2023-06-01x", "२०२३-०६-०१"]
+        {
+            assert!(!valid_version(bad), "{bad}");
         }
     }
 

@@ -32,6 +32,8 @@ use super::fault::{Fault, Latency, Step};
 pub const BUILTIN: &[(&str, &str)] = &[
     ("healthy", include_str!("scenarios/healthy.toml")),
     ("econnreset-wave", include_str!("scenarios/econnreset-wave.toml")),
+    ("overload-storm", include_str!("scenarios/overload-storm.toml")),
+    ("rehearsal", include_str!("scenarios/rehearsal.toml")),
 ];
 
 /// A timeline of phases. Build one with [`Scenario::builtin`], [`Scenario::load`],
