@@ -83,8 +83,9 @@ pub struct SimulateArgs {
 }
 
 fn parse_time_scale(s: &str) -> Result<f64, String> {
+    let range = crate::sim::TIME_SCALE_RANGE;
     match s.parse::<f64>() {
-        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
-        _ => Err(format!("{s:?} is not a positive number")),
+        Ok(v) if range.contains(&v) => Ok(v),
+        _ => Err(format!("{s:?} is not a number from {} to {}", range.start(), range.end())),
     }
 }

@@ -129,6 +129,9 @@ fn simulate(args: claudewatch::cli::SimulateArgs) -> ExitCode {
             }
         };
         let addr = listener.local_addr().unwrap_or(args.listen);
+        if !addr.ip().is_loopback() {
+            tracing::warn!(%addr, "the simulator listens beyond loopback: anyone who can reach it can script its faults");
+        }
         let length = scenario.length().mul_f64(1.0 / args.time_scale);
         tracing::info!(
             %addr,

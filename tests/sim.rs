@@ -449,7 +449,7 @@ async fn a_fast_econnreset_wave_rises_and_falls() {
         Simulator::new(Scenario::builtin("econnreset-wave").unwrap()).time_scale(120.0).seed(3).start().await.unwrap();
     let started = Instant::now();
     let mut by_phase: std::collections::BTreeMap<String, (u32, u32)> = Default::default();
-    while started.elapsed() < Duration::from_millis(5400) {
+    while started.elapsed() < Duration::from_millis(8000) {
         let phase = sim.stats().phase;
         let failed = post(&sim, BODY).send().await.is_err();
         let e = by_phase.entry(phase).or_default();
@@ -534,4 +534,54 @@ fn the_simulate_command_rejects_a_bad_scenario() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(stderr.contains(want), "{scenario}: {stderr}");
     }
+}
+
+#[tokio::test]
+async fn garbage_gets_a_4xx_never_a_crash() {
+    let sim = start().await;
+    let client = common::client();
+    let huge = u64::MAX.to_string();
+    let script_bodies = [
+        format!(r#"[{{"fault": "reset", "count": {huge}}}, {{"fault": "reset", "count": {huge}}}]"#),
+        r#"[{"fault": "ok", "latency": {"median": "1s", "p99": "1ms"}}]"#.to_owned(),
+        r#"[{"fault": "ok", "latency": "9999999h"}]"#.to_owned(),
+        "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[".to_owned(),
+        "\u{0}\u{1}".to_owned(),
+    ];
+    let mut statuses = Vec::new();
+    for body in &script_bodies {
+        statuses
+            .push(client.post(format!("{}/_sim/script", sim.url())).body(body.clone()).send().await.unwrap().status());
+    }
+    assert_eq!(statuses[0], 200, "huge counts saturate");
+    assert_eq!(sim.stats().script_remaining, u64::MAX);
+    assert!(statuses[1..].iter().all(|s| *s == 400), "{statuses:?}");
+    sim.clear_script();
+
+    let message_bodies: [&[u8]; 7] = [
+        b"",
+        b"null",
+        b"{\"model\": 5}",
+        b"{\"model\":\"m\",\"max_tokens\":1e400,\"messages\":[]}",
+        b"{\"model\":\"m\",\"max_tokens\":-1,\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}",
+        b"{\"model\":\"m\",\"max_tokens\":5,\"messages\":[{\"role\":\"user\",\"content\":{\"deep\":[[[[[[[[[]]]]]]]]]}}]}",
+        &[0xc3, 0x28, 0xa0, 0xa1],
+    ];
+    for body in message_bodies {
+        let r = post(&sim, "").body(body.to_vec()).send().await.unwrap();
+        assert_eq!(r.status(), 400, "{:?}", String::from_utf8_lossy(body));
+        assert_eq!(json_of(r).await["error"]["type"], "invalid_request_error");
+    }
+    for (name, value) in [
+        ("x-claudewatch-sim-latency", "soon"),
+        ("x-claudewatch-sim-latency", "99999h"),
+        ("x-claudewatch-sim-retry-after", "-3"),
+        ("x-claudewatch-sim-fault", ""),
+    ] {
+        let r = post(&sim, BODY).header(name, value).send().await.unwrap();
+        assert_eq!(r.status(), 400, "{name}: {value}");
+    }
+    // Still serving.
+    assert_eq!(post(&sim, BODY).send().await.unwrap().status(), 200);
+    sim.stop().await;
 }

@@ -26,7 +26,7 @@
 //! - [`Simulator`] is a builder: [`time_scale`](Simulator::time_scale) (scenario seconds per
 //!   real second, to run a 10-minute scenario in 30 s), [`seed`](Simulator::seed) (reproducible
 //!   draws), [`api_key`](Simulator::api_key) (accept only this key; by default any non-empty
-//!   `x-api-key` is accepted). [`Simulator::serve`] runs on a listener the caller bound (the
+//!   key is accepted, in `x-api-key` or `Authorization: Bearer`, which current SDKs send). [`Simulator::serve`] runs on a listener the caller bound (the
 //!   `simulate` command uses it).
 //! - Each `POST /v1/messages` gets one [`Step`] (a [`Fault`] plus optional latency and
 //!   `retry-after`), chosen in this order: the request headers `x-claudewatch-sim-fault`,
@@ -82,6 +82,9 @@ pub const RETRY_AFTER_HEADER: &str = "x-claudewatch-sim-retry-after";
 /// A `hang` ends after this long even if the simulator keeps running.
 pub const MAX_HANG: Duration = Duration::from_secs(600);
 
+/// The time scales the simulator accepts (a thousandth of real time to a million times it).
+pub const TIME_SCALE_RANGE: std::ops::RangeInclusive<f64> = 0.001..=1_000_000.0;
+
 /// How long [`SimHandle::stop`] waits for the server to finish.
 const STOP_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -106,11 +109,11 @@ impl Simulator {
     }
 
     /// Scenario seconds per real second: 20.0 runs a 10-minute timeline in 30 s. Latencies
-    /// and `retry-after` values are not scaled. Values that are not positive and finite are
-    /// ignored.
+    /// and `retry-after` values are not scaled. Clamped to [`TIME_SCALE_RANGE`]; a value that is
+    /// not a number is ignored.
     pub fn time_scale(mut self, scale: f64) -> Simulator {
-        if scale.is_finite() && scale > 0.0 {
-            self.time_scale = scale;
+        if !scale.is_nan() {
+            self.time_scale = scale.clamp(*TIME_SCALE_RANGE.start(), *TIME_SCALE_RANGE.end());
         }
         self
     }
@@ -280,7 +283,7 @@ async fn push_script(State(shared): State<Arc<Shared>>, body: Bytes) -> Response
 
 fn script_json(shared: &Shared) -> serde_json::Value {
     let entries = shared.script();
-    let remaining: u64 = entries.iter().map(|e| e.count).sum();
+    let remaining = state::queued(&entries);
     let steps: Vec<serde_json::Value> = entries
         .iter()
         .map(|e| {

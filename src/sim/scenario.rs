@@ -36,6 +36,9 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ("rehearsal", include_str!("scenarios/rehearsal.toml")),
 ];
 
+/// The longest phase: keeps the timeline's arithmetic far from overflow.
+const MAX_PHASE: Duration = Duration::from_secs(365 * 24 * 3600);
+
 /// A timeline of phases. Build one with [`Scenario::builtin`], [`Scenario::load`],
 /// [`Scenario::from_toml`], or in code (the fields are public).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -196,6 +199,9 @@ impl Scenario {
             let at = format!("phase {} ({:?})", i + 1, p.name);
             if p.duration.get().is_zero() {
                 return Err(format!("{at}: duration must be above zero"));
+            }
+            if p.duration.get() > MAX_PHASE {
+                return Err(format!("{at}: duration is above the limit of 365 days"));
             }
             if p.faults.contains_key(&Fault::Ok) {
                 return Err(format!("{at}: `ok` is not listed; it is whatever the faults leave"));
@@ -361,6 +367,7 @@ mod tests {
             ("name = \"x\"\n[[phase]]\nname = \"a\"\nduration = \"1s\"\nfaults = { ok = 0.5 }", "`ok`"),
             ("name = \"x\"\n[[phase]]\nname = \"a\"\nduration = \"1s\"\nfaults = { explode = 0.5 }", "unknown fault"),
             ("name = \"x\"\n[[phase]]\nname = \"a\"\nduration = \"0s\"", "above zero"),
+            ("name = \"x\"\n[[phase]]\nname = \"a\"\nduration = \"500years\"", "365 days"),
             ("name = \"x\"\ncolour = 1\n[[phase]]\nname = \"a\"\nduration = \"1s\"", "colour"),
         ];
         for (text, want) in cases {

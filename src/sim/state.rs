@@ -211,7 +211,7 @@ impl Shared {
     pub fn push_script(&self, entries: impl IntoIterator<Item = ScriptEntry>) -> u64 {
         let mut script = lock(&self.script);
         script.extend(entries.into_iter().filter(|e| e.count > 0));
-        script.iter().map(|e| e.count).sum()
+        queued(script.iter())
     }
 
     pub fn clear_script(&self) {
@@ -291,7 +291,7 @@ impl Shared {
 
     pub fn stats(&self) -> Stats {
         let (scenario, phase) = self.scenario_position();
-        let script_remaining = lock(&self.script).iter().map(|e| e.count).sum();
+        let script_remaining = queued(lock(&self.script).iter());
         let c = lock(&self.counters);
         let mut stats = Stats { requests: c.requests, script_remaining, scenario, phase, ..Stats::default() };
         for e in Endpoint::ALL {
@@ -336,6 +336,11 @@ impl Shared {
             reset: w.start + window_len,
         }
     }
+}
+
+/// The number of requests a script still covers (saturating: counts come from clients).
+pub fn queued<'a>(entries: impl IntoIterator<Item = &'a ScriptEntry>) -> u64 {
+    entries.into_iter().fold(0u64, |n, e| n.saturating_add(e.count))
 }
 
 /// Locks a mutex, recovering it if a holder panicked: the guarded data are plain counters and
