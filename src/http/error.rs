@@ -24,6 +24,8 @@ pub enum ApiError {
     UnsupportedMediaType(String),
     /// Too many requests; the value is the retry-after in whole seconds.
     TooManyRequests(u64),
+    /// The thing asked for exists but cannot work as configured (a probe without its key).
+    NotConfigured(String),
     Internal,
 }
 
@@ -36,6 +38,7 @@ impl ApiError {
             ApiError::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
             ApiError::UnsupportedMediaType(_) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
             ApiError::TooManyRequests(_) => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+            ApiError::NotConfigured(_) => (StatusCode::SERVICE_UNAVAILABLE, "not_configured"),
             ApiError::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
@@ -46,7 +49,8 @@ impl ApiError {
             ApiError::BadRequest(m)
             | ApiError::InvalidEvent { message: m, .. }
             | ApiError::PayloadTooLarge(m)
-            | ApiError::UnsupportedMediaType(m) => m.clone(),
+            | ApiError::UnsupportedMediaType(m)
+            | ApiError::NotConfigured(m) => m.clone(),
             ApiError::Unauthorized => "missing or invalid bearer token".into(),
             ApiError::TooManyRequests(secs) => format!("too many requests; retry after {secs}s"),
             ApiError::Internal => "internal error".into(),

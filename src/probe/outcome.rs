@@ -1,0 +1,193 @@
+//! The result of one probe or control request: what the metrics record, what the log line says,
+//! and what `GET /probe` returns, all from the one value so they never disagree.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::Serialize;
+
+use super::headers::RateLimit;
+use crate::classify::{ConnectionReason, ErrorClass};
+
+/// Error texts in logs and JSON are cut to this many characters.
+pub const MAX_ERROR_LEN: usize = 300;
+/// Reply texts in JSON are cut to this many characters.
+pub const MAX_REPLY_LEN: usize = 200;
+
+/// Why a run happened, for the log line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Trigger {
+    Schedule,
+    OnDemand,
+}
+
+impl Trigger {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Trigger::Schedule => "schedule",
+            Trigger::OnDemand => "on_demand",
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ProbeResult {
+    /// The probe's (or control target's) name.
+    pub name: String,
+    pub trigger: Trigger,
+    #[serde(serialize_with = "as_str")]
+    pub class: ErrorClass,
+    /// Set for `connection` failures.
+    #[serde(serialize_with = "opt_as_str")]
+    pub reason: Option<ConnectionReason>,
+    /// The HTTP status, when a response arrived.
+    pub status: Option<u16>,
+    /// From just before the request was sent to the end of the body (or the failure).
+    pub duration_seconds: f64,
+    /// To the response status line and headers.
+    pub first_byte_seconds: Option<f64>,
+    /// To the first `content_block_delta` (streaming probes).
+    pub ttft_seconds: Option<f64>,
+    pub request_id: Option<String>,
+    pub input_tokens: Option<u64>,
+    pub output_tokens: Option<u64>,
+    pub retry_after_seconds: Option<f64>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub rate_limits: Vec<RateLimit>,
+    /// A short description of what went wrong; `None` on success.
+    pub error: Option<String>,
+    /// The start of the reply text, when there was one.
+    pub reply: Option<String>,
+    /// Unix time at which the result was known.
+    pub timestamp: f64,
+}
+
+fn as_str<S: serde::Serializer>(class: &ErrorClass, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(class.as_str())
+}
+
+fn opt_as_str<S: serde::Serializer>(reason: &Option<ConnectionReason>, s: S) -> Result<S::Ok, S::Error> {
+    match reason {
+        Some(r) => s.serialize_str(r.as_str()),
+        None => s.serialize_none(),
+    }
+}
+
+impl ProbeResult {
+    /// An empty result for `name`, filled in by the prober.
+    pub fn new(name: &str, trigger: Trigger) -> ProbeResult {
+        ProbeResult {
+            name: name.to_owned(),
+            trigger,
+            class: ErrorClass::Unexpected,
+            reason: None,
+            status: None,
+            duration_seconds: 0.0,
+            first_byte_seconds: None,
+            ttft_seconds: None,
+            request_id: None,
+            input_tokens: None,
+            output_tokens: None,
+            retry_after_seconds: None,
+            rate_limits: Vec::new(),
+            error: None,
+            reply: None,
+            timestamp: 0.0,
+        }
+    }
+
+    pub fn success(&self) -> bool {
+        self.class == ErrorClass::Ok
+    }
+
+    /// Stamps the finish time.
+    pub fn finish(&mut self) {
+        self.timestamp = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64());
+    }
+
+    /// Replaces every occurrence of `secret` in the free-text fields. The texts come from the
+    /// network and from error chains, none of which should hold the key; this makes sure.
+    pub fn redact(&mut self, secret: &str) {
+        if secret.is_empty() {
+            return;
+        }
+        for text in [&mut self.error, &mut self.reply].into_iter().flatten() {
+            if text.contains(secret) {
+                *text = text.replace(secret, "[redacted]");
+            }
+        }
+    }
+
+    /// The one structured log line per result.
+    pub fn log(&self, kind: &'static str) {
+        let duration_ms = (self.duration_seconds * 1000.0 * 1000.0).round() / 1000.0;
+        let status = self.status.map(i64::from).unwrap_or(0);
+        let request_id = self.request_id.as_deref().unwrap_or("");
+        let reason = self.reason.map_or("", ConnectionReason::as_str);
+        if self.success() {
+            tracing::info!(
+                kind,
+                probe = %self.name,
+                class = self.class.as_str(),
+                status,
+                duration_ms,
+                request_id,
+                trigger = self.trigger.as_str(),
+                "probe result"
+            );
+        } else {
+            tracing::warn!(
+                kind,
+                probe = %self.name,
+                class = self.class.as_str(),
+                reason,
+                status,
+                duration_ms,
+                request_id,
+                trigger = self.trigger.as_str(),
+                error = self.error.as_deref().unwrap_or(""),
+                "probe result"
+            );
+        }
+    }
+}
+
+/// `text` cut to `max` characters, with an ellipsis when cut.
+pub fn truncate(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((end, _)) => format!("{}…", &text[..end]),
+        None => text.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn truncation_counts_characters() {
+        assert_eq!(truncate("héllo", 10), "héllo");
+        assert_eq!(truncate("héllo", 2), "hé…");
+    }
+
+    #[test]
+    fn redaction_covers_every_free_text_field() {
+        let mut r = ProbeResult::new("p", Trigger::Schedule);
+        r.error = Some("bad key sk-SECRET in header".into());
+        r.reply = Some("sk-SECRET".into());
+        r.redact("sk-SECRET");
+        assert_eq!(r.error.as_deref(), Some("bad key [redacted] in header"));
+        assert_eq!(r.reply.as_deref(), Some("[redacted]"));
+    }
+
+    #[test]
+    fn json_uses_the_label_spellings() {
+        let mut r = ProbeResult::new("p", Trigger::OnDemand);
+        r.class = ErrorClass::Connection;
+        r.reason = Some(ConnectionReason::Reset);
+        let v = serde_json::to_value(&r).unwrap();
+        assert_eq!(v["class"], "connection");
+        assert_eq!(v["reason"], "reset");
+        assert_eq!(v["trigger"], "on_demand");
+    }
+}

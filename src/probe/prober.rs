@@ -1,0 +1,384 @@
+//! One request, no retries: the Messages API probe and the control target GET. Each returns a
+//! [`ProbeResult`] classified by [`crate::classify::classify`].
+//!
+//! Timing: the clock starts just before the request is handed to the client and stops after
+//! the last byte of the body (or the failure). Every probe opens a fresh connection (no idle
+//! pool), so the duration includes DNS, connect and TLS, as a first call from a restarted
+//! client would; those phases are not reported separately because reqwest does not expose
+//! them without a custom connector, and estimating them would be dishonest. The time to the
+//! response headers (`first_byte`) and to the first streamed token are measured.
+
+use std::error::Error as StdError;
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use reqwest::header::{CONTENT_TYPE, HeaderValue};
+use reqwest::{Client, Response, Url};
+
+use super::config::{ControlConfig, ProbeConfig, is_loopback};
+use super::headers::ResponseHeaders;
+use super::outcome::{MAX_ERROR_LEN, MAX_REPLY_LEN, ProbeResult, Trigger, truncate};
+use super::reply::{self, ApiErrorDetail, SseParser, StreamReply, Usage};
+use crate::classify::{ErrorClass, Observation, classify};
+use crate::telemetry::USER_AGENT;
+
+/// The API version every request names.
+pub const ANTHROPIC_VERSION: &str = "2023-06-01";
+
+/// Bodies beyond this are not a probe reply; reading stops there.
+const MAX_BODY: usize = 1024 * 1024;
+
+/// The API key, kept out of every `Debug` and `Display`.
+#[derive(Clone)]
+pub struct ApiKey {
+    header: HeaderValue,
+    raw: String,
+}
+
+impl ApiKey {
+    /// Reads the key from `var`. `Err` says why there is none, without any part of a value.
+    pub fn from_env(var: &str) -> Result<ApiKey, String> {
+        match std::env::var(var) {
+            Ok(raw) if raw.trim().is_empty() => Err(format!("environment variable {var} is empty")),
+            Ok(raw) => ApiKey::new(raw.trim().to_owned())
+                .ok_or_else(|| format!("environment variable {var} holds characters not allowed in a header")),
+            Err(std::env::VarError::NotPresent) => Err(format!("environment variable {var} is unset")),
+            Err(std::env::VarError::NotUnicode(_)) => Err(format!("environment variable {var} is not valid UTF-8")),
+        }
+    }
+
+    fn new(raw: String) -> Option<ApiKey> {
+        let mut header = HeaderValue::from_str(&raw).ok()?;
+        header.set_sensitive(true);
+        Some(ApiKey { header, raw })
+    }
+
+    /// For redacting free text, never for output.
+    pub fn expose_for_redaction(&self) -> &str {
+        &self.raw
+    }
+}
+
+impl fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ApiKey([redacted])")
+    }
+}
+
+/// An HTTP client for one target: no idle connections kept (each probe measures a fresh
+/// connection), no redirects followed (a redirect is an answer, not the API), the system
+/// proxy settings honoured except for loopback targets.
+fn client_for(url: &Url) -> Result<Client, String> {
+    crate::install_crypto_provider();
+    let mut builder =
+        Client::builder().user_agent(USER_AGENT).pool_max_idle_per_host(0).redirect(reqwest::redirect::Policy::none());
+    if is_loopback(url) {
+        builder = builder.no_proxy();
+    }
+    builder.build().map_err(|e| format!("cannot build the HTTP client: {e}"))
+}
+
+/// The Messages API probe.
+pub struct MessagesProber {
+    name: String,
+    url: Url,
+    client: Client,
+    key: ApiKey,
+    /// The request body, serialized once.
+    body: Bytes,
+    expect_lower: String,
+    stream: bool,
+    timeout: Duration,
+}
+
+/// What one exchange got to see before it ended, however it ended (the timeout drops the
+/// exchange future; this survives it).
+#[derive(Default)]
+struct Seen {
+    status: Option<u16>,
+    headers: ResponseHeaders,
+    first_byte: Option<Duration>,
+    ttft: Option<Duration>,
+    usage: Usage,
+    text: Option<String>,
+}
+
+/// How an exchange ended, before classification.
+enum Verdict {
+    Response { status: u16, content_ok: bool, problem: Option<String> },
+    StreamError(ApiErrorDetail),
+    Transport(reqwest::Error),
+    TimedOut,
+}
+
+impl MessagesProber {
+    pub fn new(config: &ProbeConfig, key: ApiKey) -> Result<MessagesProber, String> {
+        let base = config.base_url.trim_end_matches('/');
+        let url = Url::parse(&format!("{base}/v1/messages")).map_err(|e| format!("invalid base_url: {e}"))?;
+        let body = serde_json::json!({
+            "model": config.model,
+            "max_tokens": config.max_tokens,
+            "messages": [{"role": "user", "content": config.prompt}],
+            "stream": config.stream,
+        });
+        Ok(MessagesProber {
+            name: config.name.clone(),
+            client: client_for(&url)?,
+            url,
+            key,
+            body: Bytes::from(body.to_string()),
+            expect_lower: config.expect.to_lowercase(),
+            stream: config.stream,
+            timeout: config.timeout.get(),
+        })
+    }
+
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    pub fn key(&self) -> &ApiKey {
+        &self.key
+    }
+
+    /// Sends one request and reads the whole reply.
+    pub async fn run(&self, trigger: Trigger) -> ProbeResult {
+        let mut result = ProbeResult::new(&self.name, trigger);
+        let request = self
+            .client
+            .post(self.url.clone())
+            .header("x-api-key", self.key.header.clone())
+            .header("anthropic-version", ANTHROPIC_VERSION)
+            .header(CONTENT_TYPE, "application/json")
+            .header("accept", if self.stream { "text/event-stream" } else { "application/json" })
+            .body(self.body.clone())
+            .build();
+        let request = match request {
+            Ok(r) => r,
+            Err(e) => {
+                fill(&mut result, Verdict::Transport(e), Seen::default(), Duration::ZERO, self.timeout);
+                return result;
+            }
+        };
+        let mut seen = Seen::default();
+        let started = Instant::now();
+        let verdict = tokio::time::timeout(self.timeout, self.exchange(request, started, &mut seen))
+            .await
+            .unwrap_or(Verdict::TimedOut);
+        let elapsed = started.elapsed();
+        fill(&mut result, verdict, seen, elapsed, self.timeout);
+        result
+    }
+
+    async fn exchange(&self, request: reqwest::Request, started: Instant, seen: &mut Seen) -> Verdict {
+        let mut response = match self.client.execute(request).await {
+            Ok(r) => r,
+            Err(e) => return Verdict::Transport(e),
+        };
+        seen.first_byte = Some(started.elapsed());
+        let status = response.status().as_u16();
+        seen.status = Some(status);
+        seen.headers = ResponseHeaders::parse(response.headers());
+
+        if !response.status().is_success() {
+            // The status decides; the body only explains. A body that fails to arrive does
+            // not change what the status said.
+            let body = read_body(&mut response).await.unwrap_or_default();
+            let problem = match reply::parse_error(&body) {
+                Some(e) => format!("HTTP {status}: {}: {}", e.kind, e.message),
+                None => format!("HTTP {status}"),
+            };
+            return Verdict::Response { status, content_ok: false, problem: Some(problem) };
+        }
+        if self.stream {
+            self.read_stream(response, status, started, seen).await
+        } else {
+            self.read_json(response, status, seen).await
+        }
+    }
+
+    async fn read_json(&self, mut response: Response, status: u16, seen: &mut Seen) -> Verdict {
+        let body = match read_body(&mut response).await {
+            Ok(b) => b,
+            Err(BodyError::Transport(e)) => return Verdict::Transport(e),
+            Err(BodyError::TooLarge) => return too_large(status),
+        };
+        match reply::parse_message(&body) {
+            Ok(reply) => {
+                seen.usage = reply.usage;
+                let problem = self.check_text(&reply.text);
+                seen.text = Some(reply.text);
+                Verdict::Response { status, content_ok: problem.is_none(), problem }
+            }
+            Err(problem) => Verdict::Response { status, content_ok: false, problem: Some(problem) },
+        }
+    }
+
+    async fn read_stream(&self, mut response: Response, status: u16, started: Instant, seen: &mut Seen) -> Verdict {
+        let content_type = response.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+        if !content_type.starts_with("text/event-stream") {
+            let problem =
+                truncate(&format!("expected an event stream, got content-type {content_type:?}"), MAX_ERROR_LEN);
+            return Verdict::Response { status, content_ok: false, problem: Some(problem) };
+        }
+        let mut parser = SseParser::default();
+        let mut stream = StreamReply::default();
+        let mut events = Vec::new();
+        let mut read = 0usize;
+        loop {
+            let chunk = match response.chunk().await {
+                Ok(Some(c)) => c,
+                Ok(None) => break,
+                Err(e) => {
+                    seen.usage = stream.usage;
+                    return Verdict::Transport(e);
+                }
+            };
+            read += chunk.len();
+            if read > MAX_BODY {
+                return too_large(status);
+            }
+            parser.push(&chunk, &mut events);
+            for event in events.drain(..) {
+                if stream.on_event(&event) {
+                    seen.ttft = Some(started.elapsed());
+                }
+                if let Some(error) = stream.error.take() {
+                    seen.usage = stream.usage;
+                    return Verdict::StreamError(error);
+                }
+            }
+        }
+        seen.usage = stream.usage;
+        let problem = stream.incomplete().or_else(|| self.check_text(&stream.text));
+        seen.text = Some(stream.text);
+        Verdict::Response { status, content_ok: problem.is_none(), problem }
+    }
+
+    fn check_text(&self, text: &str) -> Option<String> {
+        (!reply::text_matches(text, &self.expect_lower))
+            .then(|| truncate(&format!("reply {text:?} does not contain {:?}", self.expect_lower), MAX_ERROR_LEN))
+    }
+}
+
+fn too_large(status: u16) -> Verdict {
+    Verdict::Response { status, content_ok: false, problem: Some(format!("reply larger than {MAX_BODY} bytes")) }
+}
+
+/// Turns the verdict and what was seen into the result.
+fn fill(result: &mut ProbeResult, verdict: Verdict, seen: Seen, elapsed: Duration, timeout: Duration) {
+    let (classification, error) = match &verdict {
+        Verdict::Response { status, content_ok, problem } => {
+            (classify(Observation::Response { status: *status, content_ok: *content_ok }), problem.clone())
+        }
+        Verdict::StreamError(e) => (
+            classify(Observation::StreamError { error_type: &e.kind }),
+            Some(truncate(&format!("error event after HTTP 200: {}: {}", e.kind, e.message), MAX_ERROR_LEN)),
+        ),
+        Verdict::Transport(e) => (classify(Observation::Transport(e)), Some(error_chain(e))),
+        Verdict::TimedOut => (
+            classify(Observation::TimedOut),
+            Some(format!("no complete response within {}", humantime::format_duration(timeout))),
+        ),
+    };
+    result.class = classification.class;
+    result.reason = classification.reason;
+    result.error = if classification.class == ErrorClass::Ok { None } else { error };
+    result.status = seen.status;
+    result.duration_seconds = elapsed.as_secs_f64();
+    result.first_byte_seconds = seen.first_byte.map(|d| d.as_secs_f64());
+    result.ttft_seconds = seen.ttft.map(|d| d.as_secs_f64());
+    result.request_id = seen.headers.request_id;
+    result.retry_after_seconds = seen.headers.retry_after;
+    result.rate_limits = seen.headers.rate_limits;
+    result.input_tokens = seen.usage.input_tokens;
+    result.output_tokens = seen.usage.output_tokens;
+    result.reply = seen.text.map(|t| truncate(&t, MAX_REPLY_LEN));
+    result.finish();
+}
+
+enum BodyError {
+    Transport(reqwest::Error),
+    TooLarge,
+}
+
+/// The body, up to [`MAX_BODY`] bytes.
+async fn read_body(response: &mut Response) -> Result<Vec<u8>, BodyError> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(BodyError::Transport)? {
+        if body.len() + chunk.len() > MAX_BODY {
+            return Err(BodyError::TooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// Every distinct message of the source chain, joined: "error sending request: connection
+/// reset by peer". For humans only; classification never reads it.
+pub fn error_chain(error: &(dyn StdError + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(e) = source {
+        let part = e.to_string();
+        if !text.contains(&part) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
+        source = e.source();
+    }
+    truncate(&text, MAX_ERROR_LEN)
+}
+
+/// The control target: a plain GET. Any 2xx or 3xx answer is `ok` (a redirect still proves the
+/// network path works); other statuses are classified like the API's.
+pub struct ControlProber {
+    name: String,
+    url: Url,
+    client: Client,
+    timeout: Duration,
+}
+
+impl ControlProber {
+    pub fn new(config: &ControlConfig) -> Result<ControlProber, String> {
+        let url = Url::parse(&config.url).map_err(|e| format!("invalid url: {e}"))?;
+        Ok(ControlProber { name: config.name.clone(), client: client_for(&url)?, url, timeout: config.timeout.get() })
+    }
+
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    pub async fn run(&self, trigger: Trigger) -> ProbeResult {
+        let mut result = ProbeResult::new(&self.name, trigger);
+        let mut seen = Seen::default();
+        let started = Instant::now();
+        let exchange = async {
+            let mut response = self.client.get(self.url.clone()).send().await.map_err(Verdict::Transport)?;
+            seen.first_byte = Some(started.elapsed());
+            let status = response.status().as_u16();
+            seen.status = Some(status);
+            match read_body(&mut response).await {
+                Ok(_) | Err(BodyError::TooLarge) => {}
+                Err(BodyError::Transport(e)) => return Err(Verdict::Transport(e)),
+            }
+            let ok = (200..400).contains(&status);
+            // A 3xx is an answer here, so it is classified as the 200 it stands for.
+            let status_for_class = if ok { 200 } else { status };
+            Ok(Verdict::Response {
+                status: status_for_class,
+                content_ok: true,
+                problem: (!ok).then(|| format!("HTTP {status}")),
+            })
+        };
+        let verdict = match tokio::time::timeout(self.timeout, exchange).await {
+            Ok(Ok(v) | Err(v)) => v,
+            Err(_) => Verdict::TimedOut,
+        };
+        let elapsed = started.elapsed();
+        fill(&mut result, verdict, seen, elapsed, self.timeout);
+        // Only the real status is reported.
+        result
+    }
+}
