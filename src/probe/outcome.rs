@@ -33,10 +33,13 @@ impl Trigger {
 #[derive(Clone, Debug, Serialize)]
 pub struct ProbeResult {
     /// The probe's (or control target's) name.
+    #[serde(rename = "probe")]
     pub name: String,
     pub trigger: Trigger,
     #[serde(serialize_with = "as_str")]
     pub class: ErrorClass,
+    /// `class == ok`, spelled out for blackbox-exporter habits.
+    pub success: bool,
     /// Set for `connection` failures.
     #[serde(serialize_with = "opt_as_str")]
     pub reason: Option<ConnectionReason>,
@@ -80,6 +83,7 @@ impl ProbeResult {
             name: name.to_owned(),
             trigger,
             class: ErrorClass::Unexpected,
+            success: false,
             reason: None,
             status: None,
             duration_seconds: 0.0,
@@ -97,7 +101,7 @@ impl ProbeResult {
     }
 
     pub fn success(&self) -> bool {
-        self.class == ErrorClass::Ok
+        self.success
     }
 
     /// Stamps the finish time.
@@ -121,9 +125,10 @@ impl ProbeResult {
     /// The one structured log line per result.
     pub fn log(&self, kind: &'static str) {
         let duration_ms = (self.duration_seconds * 1000.0 * 1000.0).round() / 1000.0;
-        let status = self.status.map(i64::from).unwrap_or(0);
-        let request_id = self.request_id.as_deref().unwrap_or("");
-        let reason = self.reason.map_or("", ConnectionReason::as_str);
+        // Absent fields are left out of the line rather than logged as 0 or "".
+        let status = self.status;
+        let request_id = self.request_id.as_deref();
+        let reason = self.reason.map(ConnectionReason::as_str);
         if self.success() {
             tracing::info!(
                 kind,
@@ -145,7 +150,7 @@ impl ProbeResult {
                 duration_ms,
                 request_id,
                 trigger = self.trigger.as_str(),
-                error = self.error.as_deref().unwrap_or(""),
+                error = self.error.as_deref(),
                 "probe result"
             );
         }

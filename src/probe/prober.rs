@@ -283,6 +283,7 @@ fn fill(result: &mut ProbeResult, verdict: Verdict, seen: Seen, elapsed: Duratio
         ),
     };
     result.class = classification.class;
+    result.success = classification.class == ErrorClass::Ok;
     result.reason = classification.reason;
     result.error = if classification.class == ErrorClass::Ok { None } else { error };
     result.status = seen.status;
@@ -380,5 +381,64 @@ impl ControlProber {
         fill(&mut result, verdict, seen, elapsed, self.timeout);
         // Only the real status is reported.
         result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_key_never_prints() {
+        let key = ApiKey::new("sk-ant-SECRET".into()).unwrap();
+        assert_eq!(format!("{key:?}"), "ApiKey([redacted])");
+        assert!(key.header.is_sensitive());
+        assert!(!format!("{:?}", key.header).contains("SECRET"));
+        assert!(ApiKey::new("bad\nkey".into()).is_none());
+    }
+
+    #[test]
+    fn missing_keys_are_explained_without_values() {
+        let err = ApiKey::from_env("CLAUDEWATCH_TEST_SURELY_UNSET_VARIABLE").unwrap_err();
+        assert_eq!(err, "environment variable CLAUDEWATCH_TEST_SURELY_UNSET_VARIABLE is unset");
+    }
+
+    #[test]
+    fn the_request_body_is_the_documented_shape() {
+        let (config, _) = crate::config::Config::parse(
+            "t.toml",
+            "[[probe]]\nname = \"p\"\nmodel = \"claude-haiku-5-5\"\nbase_url = \"https://gw.example/anthropic/\"\n",
+        )
+        .unwrap();
+        let prober = MessagesProber::new(&config.probe[0], ApiKey::new("k".into()).unwrap()).unwrap();
+        assert_eq!(prober.url.as_str(), "https://gw.example/anthropic/v1/messages", "a path prefix is kept");
+        let body: serde_json::Value = serde_json::from_slice(&prober.body).unwrap();
+        assert_eq!(
+            body,
+            serde_json::json!({
+                "model": "claude-haiku-5-5",
+                "max_tokens": 32,
+                "messages": [{"role": "user", "content": "Reply with the word OK"}],
+                "stream": false,
+            })
+        );
+    }
+
+    #[test]
+    fn error_chains_read_as_one_line() {
+        #[derive(Debug)]
+        struct Outer(std::io::Error);
+        impl fmt::Display for Outer {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("error sending request")
+            }
+        }
+        impl StdError for Outer {
+            fn source(&self) -> Option<&(dyn StdError + 'static)> {
+                Some(&self.0)
+            }
+        }
+        let e = Outer(std::io::Error::from(std::io::ErrorKind::ConnectionReset));
+        assert_eq!(error_chain(&e), "error sending request: connection reset");
     }
 }
