@@ -31,9 +31,22 @@ if [ ! -x "$TOOLS/venv/bin/python" ]; then
   python3 -m venv "$TOOLS/venv"
 fi
 python_packages=(
-  anthropic  # the official SDK, checked against the simulator (tests/sdk)
+  anthropic==2.10.0  # the official SDK: checked against the simulator (tests/sdk), wrapped by examples/python (tests/wrappers.rs)
   pytest
 )
 if [ ${#python_packages[@]} -gt 0 ]; then
   "$TOOLS/venv/bin/pip" install -q --disable-pip-version-check "${python_packages[@]}"
+fi
+
+# Node for the TypeScript wrapper (examples/typescript, tests/wrappers.rs): the SDK and tsc from
+# the committed lockfile, into examples/typescript/node_modules (gitignored).
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  echo "--- apt-get install nodejs npm"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+fi
+ts=examples/typescript
+if [ ! -f "$ts/node_modules/.package-lock.json" ] || [ "$ts/package-lock.json" -nt "$ts/node_modules/.package-lock.json" ]; then
+  echo "--- npm ci ($ts)"
+  npm ci --prefix "$ts" --no-audit --no-fund --loglevel=error
 fi
