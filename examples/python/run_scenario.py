@@ -41,8 +41,6 @@ def main() -> int:
         api_key=args.api_key,
         base_url=args.api_url,
         timeout=args.timeout,
-        # The simulator reads the key from x-api-key and knows the dated API versions.
-        default_headers={"x-api-key": args.api_key, "anthropic-version": "2023-06-01"},
     )
     events: dict = defaultdict(Counter)
     claude = RetryingClient(

@@ -45,8 +45,6 @@ async function main(): Promise<void> {
     apiKey,
     baseURL: apiUrl,
     timeout: Number(args.timeout) * 1000,
-    // The simulator reads the key from x-api-key and knows the dated API versions.
-    defaultHeaders: { 'x-api-key': apiKey, 'anthropic-version': '2023-06-01' },
   });
   const events: Record<string, Record<string, number>> = {};
   const claude = new RetryingClient(client, {
