@@ -163,9 +163,10 @@ impl MessagesProber {
         };
         let mut seen = Seen::default();
         let started = Instant::now();
-        let verdict = tokio::time::timeout(self.timeout, self.exchange(request, started, &mut seen))
-            .await
-            .unwrap_or(Verdict::TimedOut);
+        let verdict = match tokio::time::timeout(self.timeout, self.exchange(request, started, &mut seen)).await {
+            Ok(v) => v,
+            Err(_) => timed_out(&seen, 200..300),
+        };
         let elapsed = started.elapsed();
         fill(&mut result, verdict, seen, elapsed, self.timeout);
         result
@@ -259,6 +260,19 @@ impl MessagesProber {
     fn check_text(&self, text: &str) -> Option<String> {
         (!reply::text_matches(text, &self.expect_lower))
             .then(|| truncate(&format!("reply {text:?} does not contain {:?}", self.expect_lower), MAX_ERROR_LEN))
+    }
+}
+
+/// The verdict when the deadline passed. A status outside `ok` that had already arrived decides
+/// (a 529 whose body then stalls is still overloaded); otherwise the call timed out.
+fn timed_out(seen: &Seen, ok: std::ops::Range<u16>) -> Verdict {
+    match seen.status {
+        Some(status) if !ok.contains(&status) => Verdict::Response {
+            status,
+            content_ok: false,
+            problem: Some(format!("HTTP {status} (its body did not arrive within the timeout)")),
+        },
+        _ => Verdict::TimedOut,
     }
 }
 
@@ -375,7 +389,7 @@ impl ControlProber {
         };
         let verdict = match tokio::time::timeout(self.timeout, exchange).await {
             Ok(Ok(v) | Err(v)) => v,
-            Err(_) => Verdict::TimedOut,
+            Err(_) => timed_out(&seen, 200..400),
         };
         let elapsed = started.elapsed();
         fill(&mut result, verdict, seen, elapsed, self.timeout);
@@ -422,6 +436,45 @@ mod tests {
                 "stream": false,
             })
         );
+    }
+
+    /// Answers every connection with `head` and then stalls.
+    async fn stalling_server(head: &'static str) -> std::net::SocketAddr {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    let mut buf = [0u8; 4096];
+                    let _ = stream.read(&mut buf).await;
+                    let _ = stream.write_all(head.as_bytes()).await;
+                    tokio::time::sleep(Duration::from_secs(5)).await;
+                });
+            }
+        });
+        addr
+    }
+
+    fn probe_of(addr: std::net::SocketAddr) -> MessagesProber {
+        let text =
+            format!("[[probe]]\nname = \"p\"\nmodel = \"m\"\nbase_url = \"http://{addr}\"\ntimeout = \"200ms\"\n");
+        let (config, _) = crate::config::Config::parse("t.toml", &text).unwrap();
+        MessagesProber::new(&config.probe[0], ApiKey::new("k".into()).unwrap()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_status_that_arrived_decides_even_if_the_body_stalls() {
+        let addr = stalling_server("HTTP/1.1 529 Overloaded\r\ncontent-length: 100\r\n\r\n{\"type\"").await;
+        let result = probe_of(addr).run(Trigger::Schedule).await;
+        assert_eq!((result.class, result.status), (ErrorClass::Overloaded, Some(529)), "{result:?}");
+        assert!(result.error.as_deref().unwrap().contains("did not arrive"), "{result:?}");
+
+        // A 200 whose body stalls is a timeout: the reply never came.
+        let addr = stalling_server("HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n{\"type\"").await;
+        let result = probe_of(addr).run(Trigger::Schedule).await;
+        assert_eq!((result.class, result.status), (ErrorClass::Timeout, Some(200)), "{result:?}");
+        assert!(result.first_byte_seconds.is_some() && result.duration_seconds >= 0.2, "{result:?}");
     }
 
     #[test]
