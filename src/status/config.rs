@@ -1,0 +1,207 @@
+//! `[[status_page]]`: which Statuspage feeds to watch and how.
+
+use reqwest::Url;
+use serde::{Deserialize, Serialize};
+
+use crate::config::{Duration, Findings, Section};
+
+/// Real history feeds are 20–100 KB; the summary JSON of a big page a few hundred KB.
+pub const DEFAULT_MAX_BODY_BYTES: u64 = 4 * 1024 * 1024;
+
+/// Below this, a real feed may not fit.
+const MAX_BODY_WARNING_FLOOR: u64 = 64 * 1024;
+
+/// Longest page name; it becomes a label value and a readiness component.
+const MAX_NAME_LEN: usize = 64;
+
+/// One `[[status_page]]` table.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatusPageConfig {
+    /// The `page` label value.
+    pub name: String,
+    /// The history feed, RSS or Atom (`https://status.anthropic.com/history.atom`).
+    pub feed_url: String,
+    /// The Statuspage JSON summary (`…/api/v2/summary.json`), for component states and the
+    /// page indicator. Optional.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary_url: Option<String>,
+    /// Time between polls (each URL is polled on its own timer).
+    #[serde(default = "StatusPageConfig::default_interval")]
+    pub interval: Duration,
+    /// Bound on one request, from connecting to the last byte of the body.
+    #[serde(default = "StatusPageConfig::default_timeout")]
+    pub timeout: Duration,
+    /// Bodies larger than this are not read beyond it and count as `parse_error`.
+    #[serde(default = "StatusPageConfig::default_max_body_bytes")]
+    pub max_body_bytes: u64,
+}
+
+impl StatusPageConfig {
+    fn default_interval() -> Duration {
+        Duration::from_secs(60)
+    }
+
+    fn default_timeout() -> Duration {
+        Duration::from_secs(10)
+    }
+
+    fn default_max_body_bytes() -> u64 {
+        DEFAULT_MAX_BODY_BYTES
+    }
+
+    /// A page with the defaults for everything but the name and the feed.
+    pub fn new(name: impl Into<String>, feed_url: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            feed_url: feed_url.into(),
+            summary_url: None,
+            interval: Self::default_interval(),
+            timeout: Self::default_timeout(),
+            max_body_bytes: Self::default_max_body_bytes(),
+        }
+    }
+}
+
+/// An http(s) URL with a host, or what is wrong with it.
+pub(crate) fn parse_http_url(raw: &str) -> Result<Url, String> {
+    let url = Url::parse(raw.trim()).map_err(|e| format!("invalid URL {raw:?}: {e}"))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(format!("URL {raw:?} must use http or https, not {}", url.scheme()));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(format!("URL {raw:?} has no host"));
+    }
+    Ok(url)
+}
+
+impl Section for StatusPageConfig {
+    fn validate(&self, findings: &mut Findings) {
+        if self.name.is_empty() {
+            findings.error("name", "must not be empty");
+        } else if self.name.len() > MAX_NAME_LEN
+            || !self.name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+        {
+            findings.error(
+                "name",
+                format!(
+                    "{:?} must be at most {MAX_NAME_LEN} characters of A-Z a-z 0-9 _ - . (it becomes a label value)",
+                    self.name
+                ),
+            );
+        }
+        if let Err(e) = parse_http_url(&self.feed_url) {
+            findings.error("feed_url", e);
+        }
+        if let Some(summary) = &self.summary_url
+            && let Err(e) = parse_http_url(summary)
+        {
+            findings.error("summary_url", e);
+        }
+        findings.check_period("interval", self.interval, Duration::from_secs(30));
+        findings.check_period("timeout", self.timeout, Duration::from_secs(1));
+        if self.timeout > self.interval && !self.interval.get().is_zero() {
+            findings.warning(
+                "timeout",
+                format!(
+                    "{} is longer than the interval ({}); a slow page delays the next poll",
+                    self.timeout, self.interval
+                ),
+            );
+        }
+        if self.max_body_bytes == 0 {
+            findings.error("max_body_bytes", "must be greater than zero");
+        } else if self.max_body_bytes < MAX_BODY_WARNING_FLOOR {
+            findings.warning(
+                "max_body_bytes",
+                format!("{} bytes may not hold a real feed (they run to 100 KB); fine for tests", self.max_body_bytes),
+            );
+        }
+    }
+
+    fn name(&self) -> Option<&str> {
+        Some(&self.name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::{Config, Severity};
+
+    fn diagnostics(toml: &str) -> Vec<(Severity, usize, String)> {
+        match Config::parse("t.toml", toml) {
+            Ok((_, warnings)) => warnings.into_iter().map(|d| (d.severity, d.line, d.message)).collect(),
+            Err(errors) => errors.into_iter().map(|d| (d.severity, d.line, d.message)).collect(),
+        }
+    }
+
+    #[test]
+    fn defaults_fill_in_and_round_trip() {
+        let (config, warnings) =
+            Config::parse("t.toml", "[[status_page]]\nname = \"a\"\nfeed_url = \"http://127.0.0.1:1/history.atom\"\n")
+                .unwrap();
+        assert!(warnings.is_empty(), "{warnings:?}");
+        let page = &config.status_page[0];
+        assert_eq!(*page, super::StatusPageConfig::new("a", "http://127.0.0.1:1/history.atom"));
+        assert_eq!(page.interval.get().as_secs(), 60);
+        assert_eq!(page.timeout.get().as_secs(), 10);
+        let again = Config::parse("again.toml", &config.to_toml()).unwrap().0;
+        assert_eq!(again.status_page, config.status_page);
+    }
+
+    /// Each invalid table with the error it must produce, on the offending line.
+    #[test]
+    fn invalid_tables_are_located_errors() {
+        let head = "[[status_page]]\nname = \"a\"\n";
+        let cases: &[(&str, usize, &str)] = &[
+            ("feed_url = \"ftp://x/history.atom\"\n", 3, "must use http or https"),
+            ("feed_url = \"not a url\"\n", 3, "invalid URL"),
+            ("feed_url = \"http://127.0.0.1:1/\"\nsummary_url = \"file:///etc/passwd\"\n", 4, "must use http or https"),
+            ("feed_url = \"http://127.0.0.1:1/\"\ninterval = \"0s\"\n", 4, "greater than zero"),
+            ("feed_url = \"http://127.0.0.1:1/\"\ntimeout = \"0s\"\n", 4, "greater than zero"),
+            ("feed_url = \"http://127.0.0.1:1/\"\nmax_body_bytes = 0\n", 4, "greater than zero"),
+            ("feed_url = \"http://127.0.0.1:1/\"\nfeed = \"x\"\n", 4, "unknown field `feed`"),
+            ("feed_url = \"http://127.0.0.1:1/\"\ninterval = \"soon\"\n", 4, "invalid duration"),
+        ];
+        for (rest, line, needle) in cases {
+            let found = diagnostics(&format!("{head}{rest}"));
+            assert!(
+                found.iter().any(|(s, l, m)| *s == Severity::Error && l == line && m.contains(needle)),
+                "{rest:?}: expected an error on line {line} containing {needle:?}, got {found:?}"
+            );
+        }
+        let bad_name = diagnostics("[[status_page]]\nname = \"a b\"\nfeed_url = \"http://127.0.0.1:1/\"\n");
+        assert!(
+            bad_name.iter().any(|(s, l, m)| *s == Severity::Error && *l == 2 && m.contains("label value")),
+            "{bad_name:?}"
+        );
+        let missing = diagnostics("[[status_page]]\nname = \"a\"\n");
+        assert!(missing.iter().any(|(s, _, m)| *s == Severity::Error && m.contains("feed_url")), "{missing:?}");
+        let duplicate = diagnostics(
+            "[[status_page]]\nname = \"a\"\nfeed_url = \"http://127.0.0.1:1/\"\n[[status_page]]\nname = \"a\"\nfeed_url = \"http://127.0.0.1:2/\"\n",
+        );
+        assert!(duplicate.iter().any(|(_, l, m)| *l == 5 && m.contains("duplicate")), "{duplicate:?}");
+    }
+
+    #[test]
+    fn the_builtin_config_watches_anthropic() {
+        let (config, warnings) = Config::builtin();
+        assert!(warnings.is_empty(), "{warnings:?}");
+        let page = &config.status_page[..];
+        assert_eq!(page.len(), 1);
+        assert_eq!(page[0].name, "anthropic");
+        assert_eq!(page[0].feed_url, "https://status.anthropic.com/history.atom");
+        assert_eq!(page[0].summary_url.as_deref(), Some("https://status.claude.com/api/v2/summary.json"));
+    }
+
+    #[test]
+    fn fast_timers_and_small_caps_are_warnings() {
+        let found = diagnostics(
+            "[[status_page]]\nname = \"a\"\nfeed_url = \"http://127.0.0.1:1/\"\ninterval = \"200ms\"\ntimeout = \"1s\"\nmax_body_bytes = 1000\n",
+        );
+        assert!(found.iter().all(|(s, _, _)| *s == Severity::Warning), "{found:?}");
+        assert!(found.iter().any(|(_, l, m)| *l == 4 && m.contains("below the recommended minimum")), "{found:?}");
+        assert!(found.iter().any(|(_, l, m)| *l == 5 && m.contains("longer than the interval")), "{found:?}");
+        assert!(found.iter().any(|(_, l, m)| *l == 6 && m.contains("real feed")), "{found:?}");
+    }
+}

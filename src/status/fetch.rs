@@ -1,0 +1,221 @@
+//! One conditional GET with a time bound and a body-size cap.
+//!
+//! The validators of the last good response go out as `If-None-Match` / `If-Modified-Since`, so
+//! an unchanged feed costs a 304 and no parsing. The body is read chunk by chunk and reading
+//! stops at the cap, so a huge or endless body never sits in memory.
+
+use std::fmt;
+use std::time::Duration;
+
+use reqwest::header::{self, HeaderMap, HeaderValue};
+use reqwest::{Client, StatusCode, Url};
+
+use crate::StartError;
+use crate::telemetry::USER_AGENT;
+
+/// Redirects followed per request (status.anthropic.com → status.claude.com is one).
+pub const MAX_REDIRECTS: usize = 5;
+
+/// The outcome of one poll, the `result` label of `claudewatch_status_polls_total`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum PollResult {
+    /// A body that parsed.
+    Ok,
+    /// 304: the page has not changed since the last good body.
+    NotModified,
+    /// A status other than 2xx or 304, or a redirect loop.
+    HttpError,
+    /// Connecting, TLS, the connection dropping, or the timeout.
+    NetworkError,
+    /// A body that is not a usable feed or summary, or one larger than the cap.
+    ParseError,
+}
+
+impl PollResult {
+    pub const ALL: [PollResult; 5] = [
+        PollResult::Ok,
+        PollResult::NotModified,
+        PollResult::HttpError,
+        PollResult::NetworkError,
+        PollResult::ParseError,
+    ];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            PollResult::Ok => "ok",
+            PollResult::NotModified => "not_modified",
+            PollResult::HttpError => "http_error",
+            PollResult::NetworkError => "network_error",
+            PollResult::ParseError => "parse_error",
+        }
+    }
+
+    /// Whether the page's state is known to be current after this poll.
+    pub const fn is_success(self) -> bool {
+        matches!(self, PollResult::Ok | PollResult::NotModified)
+    }
+}
+
+impl fmt::Display for PollResult {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl prometheus_client::encoding::EncodeLabelValue for PollResult {
+    fn encode(&self, encoder: &mut prometheus_client::encoding::LabelValueEncoder<'_>) -> fmt::Result {
+        fmt::Write::write_str(encoder, self.as_str())
+    }
+}
+
+/// The cache validators of the last good response.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Validators {
+    pub etag: Option<HeaderValue>,
+    pub last_modified: Option<HeaderValue>,
+}
+
+impl Validators {
+    fn from_headers(headers: &HeaderMap) -> Self {
+        Self { etag: headers.get(header::ETAG).cloned(), last_modified: headers.get(header::LAST_MODIFIED).cloned() }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.etag.is_none() && self.last_modified.is_none()
+    }
+}
+
+/// What a successful GET brought.
+#[derive(Debug)]
+pub enum Fetched {
+    /// A 2xx body within the cap, and the validators to send next time (keep them only once the
+    /// body has parsed).
+    Body {
+        body: Vec<u8>,
+        validators: Validators,
+    },
+    NotModified,
+}
+
+/// Why a GET brought nothing usable.
+#[derive(Debug)]
+pub enum FetchError {
+    /// A final status that is neither 2xx nor an expected 304.
+    Status(StatusCode),
+    /// More than [`MAX_REDIRECTS`] redirects, or a redirect from https to http.
+    Redirect(String),
+    /// No complete answer within the timeout.
+    Timeout(Duration),
+    /// Connecting, TLS, or the connection failing mid-body.
+    Network(String),
+    /// The body is larger than the cap.
+    TooLarge { limit: u64 },
+}
+
+impl FetchError {
+    pub const fn result(&self) -> PollResult {
+        match self {
+            FetchError::Status(_) | FetchError::Redirect(_) => PollResult::HttpError,
+            FetchError::Timeout(_) | FetchError::Network(_) => PollResult::NetworkError,
+            FetchError::TooLarge { .. } => PollResult::ParseError,
+        }
+    }
+}
+
+impl fmt::Display for FetchError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FetchError::Status(s) => write!(f, "HTTP status {s}"),
+            FetchError::Redirect(e) => write!(f, "redirect refused: {e}"),
+            FetchError::Timeout(t) => write!(f, "no complete response within {}", humantime::format_duration(*t)),
+            FetchError::Network(e) => write!(f, "network error: {e}"),
+            FetchError::TooLarge { limit } => write!(f, "body larger than the {limit}-byte cap"),
+        }
+    }
+}
+
+/// The status layer's HTTP client: identifiable User-Agent, bounded redirects that never
+/// downgrade from https to http, proxies from the environment as usual.
+pub fn client() -> Result<Client, StartError> {
+    let redirects = reqwest::redirect::Policy::custom(|attempt| {
+        let downgrade =
+            attempt.previous().last().is_some_and(|prev| prev.scheme() == "https") && attempt.url().scheme() == "http";
+        if downgrade {
+            attempt.error("refusing a redirect from https to http")
+        } else if attempt.previous().len() > MAX_REDIRECTS {
+            attempt.error(format!("more than {MAX_REDIRECTS} redirects"))
+        } else {
+            attempt.follow()
+        }
+    });
+    Client::builder()
+        .user_agent(USER_AGENT)
+        .redirect(redirects)
+        .build()
+        .map_err(|e| StartError(format!("cannot build the status page HTTP client: {e}")))
+}
+
+/// GETs `url`, conditionally on `validators`, within `timeout`, reading at most `limit` bytes.
+pub async fn fetch(
+    client: &Client,
+    url: &Url,
+    accept: &'static str,
+    validators: &Validators,
+    limit: u64,
+    timeout: Duration,
+) -> Result<Fetched, FetchError> {
+    match tokio::time::timeout(timeout, fetch_inner(client, url, accept, validators, limit)).await {
+        Ok(result) => result,
+        Err(_) => Err(FetchError::Timeout(timeout)),
+    }
+}
+
+async fn fetch_inner(
+    client: &Client,
+    url: &Url,
+    accept: &'static str,
+    validators: &Validators,
+    limit: u64,
+) -> Result<Fetched, FetchError> {
+    let mut request = client.get(url.clone()).header(header::ACCEPT, accept);
+    if let Some(etag) = &validators.etag {
+        request = request.header(header::IF_NONE_MATCH, etag.clone());
+    }
+    if let Some(modified) = &validators.last_modified {
+        request = request.header(header::IF_MODIFIED_SINCE, modified.clone());
+    }
+    let mut response = request.send().await.map_err(classify)?;
+    let status = response.status();
+    if status == StatusCode::NOT_MODIFIED && !validators.is_empty() {
+        return Ok(Fetched::NotModified);
+    }
+    if !status.is_success() {
+        return Err(FetchError::Status(status));
+    }
+    if response.content_length().is_some_and(|n| n > limit) {
+        return Err(FetchError::TooLarge { limit });
+    }
+    let new_validators = Validators::from_headers(response.headers());
+    let capacity = response.content_length().unwrap_or(64 * 1024).min(limit);
+    let mut body = Vec::with_capacity(usize::try_from(capacity).unwrap_or(64 * 1024));
+    while let Some(chunk) = response.chunk().await.map_err(classify)? {
+        if body.len() as u64 + chunk.len() as u64 > limit {
+            return Err(FetchError::TooLarge { limit });
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Fetched::Body { body, validators: new_validators })
+}
+
+/// reqwest errors to our variants; the message is reqwest's chain of causes, which names the
+/// failure (refused, reset, certificate) without any header or body content.
+fn classify(e: reqwest::Error) -> FetchError {
+    let mut message = e.to_string();
+    let mut source = std::error::Error::source(&e);
+    while let Some(cause) = source {
+        message.push_str(": ");
+        message.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    if e.is_redirect() { FetchError::Redirect(message) } else { FetchError::Network(message) }
+}

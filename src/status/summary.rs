@@ -1,0 +1,261 @@
+//! Reading the Statuspage JSON summary (`/api/v2/summary.json`): component states, the page
+//! indicator, and the unresolved incidents with their impact. Missing and extra fields are
+//! tolerated field by field; only a body that is not a JSON object with at least one of those
+//! parts is an error.
+
+use std::fmt;
+
+use prometheus_client::encoding::{EncodeLabelValue, LabelValueEncoder};
+use serde_json::Value;
+
+/// More components than this are ignored (they are label values).
+pub const MAX_COMPONENTS: usize = 200;
+
+/// Component names are cut to this many characters.
+pub const MAX_COMPONENT_NAME_CHARS: usize = 100;
+
+/// Implements `as_str`, `ALL`, a lenient `parse` (unknown values become `Unknown`), `Display`
+/// and the label encoding for a closed set of snake_case values.
+macro_rules! label_enum {
+    ($(#[$doc:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum $name {
+            $($variant,)+
+            Unknown,
+        }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant,)+ $name::Unknown];
+
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $text,)+
+                    $name::Unknown => "unknown",
+                }
+            }
+
+            pub fn parse(raw: &str) -> $name {
+                match raw.trim() {
+                    $($text => $name::$variant,)+
+                    _ => $name::Unknown,
+                }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl EncodeLabelValue for $name {
+            fn encode(&self, encoder: &mut LabelValueEncoder<'_>) -> fmt::Result {
+                fmt::Write::write_str(encoder, self.as_str())
+            }
+        }
+    };
+}
+
+label_enum! {
+    /// A component's status.
+    ComponentStatus {
+        Operational => "operational",
+        DegradedPerformance => "degraded_performance",
+        PartialOutage => "partial_outage",
+        MajorOutage => "major_outage",
+        UnderMaintenance => "under_maintenance",
+    }
+}
+
+label_enum! {
+    /// The page's overall indicator (`status.indicator`).
+    Indicator {
+        None => "none",
+        Minor => "minor",
+        Major => "major",
+        Critical => "critical",
+    }
+}
+
+label_enum! {
+    /// An incident's impact.
+    Impact {
+        None => "none",
+        Minor => "minor",
+        Major => "major",
+        Critical => "critical",
+    }
+}
+
+/// One non-group component.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Component {
+    pub name: String,
+    pub status: ComponentStatus,
+}
+
+/// One unresolved incident.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SummaryIncident {
+    pub id: String,
+    pub name: String,
+    pub status: String,
+    pub impact: Impact,
+}
+
+/// What the summary says.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Summary {
+    /// Leaf components in page order, unique by name, group components skipped.
+    pub components: Vec<Component>,
+    pub indicator: Indicator,
+    pub incidents: Vec<SummaryIncident>,
+}
+
+/// Why a body is not a usable summary.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SummaryError(pub String);
+
+impl fmt::Display for SummaryError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for SummaryError {}
+
+pub fn parse(body: &[u8]) -> Result<Summary, SummaryError> {
+    let value: Value = serde_json::from_slice(body).map_err(|e| SummaryError(format!("invalid JSON: {e}")))?;
+    let Some(root) = value.as_object() else {
+        return Err(SummaryError("not a JSON object".to_owned()));
+    };
+    if !["components", "status", "incidents"].iter().any(|k| root.contains_key(*k)) {
+        return Err(SummaryError("no components, status or incidents: not a Statuspage summary".to_owned()));
+    }
+
+    let mut components: Vec<Component> = Vec::new();
+    for item in root.get("components").and_then(Value::as_array).into_iter().flatten() {
+        if components.len() >= MAX_COMPONENTS {
+            break;
+        }
+        if item.get("group").and_then(Value::as_bool) == Some(true) {
+            continue;
+        }
+        let Some(name) = item.get("name").and_then(Value::as_str).map(clean_name).filter(|n| !n.is_empty()) else {
+            continue;
+        };
+        // The same name twice (in two groups) would be one series: the first one wins.
+        if components.iter().any(|c| c.name == name) {
+            continue;
+        }
+        let status =
+            item.get("status").and_then(Value::as_str).map_or(ComponentStatus::Unknown, ComponentStatus::parse);
+        components.push(Component { name, status });
+    }
+
+    let indicator = root
+        .get("status")
+        .and_then(|s| s.get("indicator"))
+        .and_then(Value::as_str)
+        .map_or(Indicator::Unknown, Indicator::parse);
+
+    let incidents = root
+        .get("incidents")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|i| {
+            let text = |k: &str| i.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
+            let status = text("status");
+            // The summary lists unresolved incidents only; be sure.
+            if matches!(status.as_str(), "resolved" | "postmortem" | "completed") {
+                return None;
+            }
+            let impact = i.get("impact").and_then(Value::as_str).map_or(Impact::Unknown, Impact::parse);
+            Some(SummaryIncident { id: text("id"), name: text("name"), status, impact })
+        })
+        .collect();
+
+    Ok(Summary { components, indicator, incidents })
+}
+
+fn clean_name(raw: &str) -> String {
+    let collapsed = raw.split_whitespace().collect::<Vec<_>>().join(" ");
+    if collapsed.chars().count() > MAX_COMPONENT_NAME_CHARS {
+        collapsed.chars().take(MAX_COMPONENT_NAME_CHARS - 1).collect::<String>() + "…"
+    } else {
+        collapsed
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The shape status.claude.com serves, trimmed to what matters plus fields we ignore.
+    const SUMMARY: &str = r#"{
+      "page": {"id": "tymt9n04zgry", "name": "Claude", "url": "https://status.claude.com", "time_zone": "Etc/UTC"},
+      "components": [
+        {"id": "g1", "name": "Claude Platform", "status": "major_outage", "group": true, "components": ["c1", "c2"]},
+        {"id": "c1", "name": "claude.ai", "status": "operational", "group": false, "group_id": "g1", "position": 1},
+        {"id": "c2", "name": "Claude API (api.anthropic.com)", "status": "partial_outage", "group_id": "g1"},
+        {"id": "c3", "name": "  Claude   Code ", "status": "degraded_performance", "only_show_if_degraded": false},
+        {"id": "c4", "name": "Console", "status": "under_maintenance"},
+        {"id": "c5", "name": "Brand new", "status": "on_fire"},
+        {"id": "c6", "status": "operational"},
+        {"id": "c7", "name": "claude.ai", "status": "major_outage"},
+        "not an object"
+      ],
+      "incidents": [
+        {"id": "abc123", "name": "Elevated errors on Claude Opus", "status": "investigating", "impact": "major", "incident_updates": []},
+        {"id": "def456", "name": "Old", "status": "resolved", "impact": "minor"},
+        {"id": "ghi789", "name": "No impact field", "status": "identified"}
+      ],
+      "scheduled_maintenances": [],
+      "status": {"indicator": "major", "description": "Partial System Outage"},
+      "something_new": {"x": 1}
+    }"#;
+
+    #[test]
+    fn components_indicator_and_incidents() {
+        let s = parse(SUMMARY.as_bytes()).unwrap();
+        let comps: Vec<(&str, ComponentStatus)> = s.components.iter().map(|c| (c.name.as_str(), c.status)).collect();
+        assert_eq!(
+            comps,
+            [
+                ("claude.ai", ComponentStatus::Operational),
+                ("Claude API (api.anthropic.com)", ComponentStatus::PartialOutage),
+                ("Claude Code", ComponentStatus::DegradedPerformance),
+                ("Console", ComponentStatus::UnderMaintenance),
+                ("Brand new", ComponentStatus::Unknown),
+            ]
+        );
+        assert_eq!(s.indicator, Indicator::Major);
+        let incidents: Vec<(&str, Impact)> = s.incidents.iter().map(|i| (i.id.as_str(), i.impact)).collect();
+        assert_eq!(incidents, [("abc123", Impact::Major), ("ghi789", Impact::Unknown)]);
+    }
+
+    #[test]
+    fn missing_parts_are_tolerated_and_non_summaries_refused() {
+        let s = parse(br#"{"status": {"indicator": "none"}}"#).unwrap();
+        assert_eq!((s.components.len(), s.indicator, s.incidents.len()), (0, Indicator::None, 0));
+        let s = parse(br#"{"components": [], "status": {"indicator": "maintenance"}}"#).unwrap();
+        assert_eq!(s.indicator, Indicator::Unknown);
+        let s = parse(br#"{"components": null, "status": null, "incidents": 3}"#).unwrap();
+        assert_eq!((s.components.len(), s.indicator, s.incidents.len()), (0, Indicator::Unknown, 0));
+        for bad in [&b"[]"[..], b"{}", b"{\"page\": {}}", b"<html>", b"", b"{\"components\": [", b"null"] {
+            assert!(parse(bad).is_err(), "{:?}", String::from_utf8_lossy(bad));
+        }
+    }
+
+    #[test]
+    fn component_names_and_counts_are_bounded() {
+        let long = "x".repeat(500);
+        let many: Vec<String> =
+            (0..300).map(|i| format!(r#"{{"name": "c{i}{long}", "status": "operational"}}"#)).collect();
+        let s = parse(format!(r#"{{"components": [{}]}}"#, many.join(",")).as_bytes()).unwrap();
+        assert_eq!(s.components.len(), MAX_COMPONENTS);
+        assert!(s.components.iter().all(|c| c.name.chars().count() == MAX_COMPONENT_NAME_CHARS));
+    }
+}

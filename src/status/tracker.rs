@@ -1,0 +1,386 @@
+//! What one page's feed said last time, and what changed since: the incidents that appeared,
+//! changed state, ended or left the feed. Each change moves the metrics and writes one log line,
+//! together, so logs and metrics never disagree.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::time::SystemTime;
+
+use super::feed::{Feed, Incident, Kind, Phase, State};
+use super::metrics::{InfoLabels, PageMetrics};
+
+/// Titles in the info series are cut to this many characters (the log line has them whole).
+pub const MAX_TITLE_CHARS: usize = 100;
+
+/// Incident ids are cut to this many characters.
+const MAX_ID_CHARS: usize = 64;
+
+/// How many incident ids are remembered for the seen counter, so an incident that drops out of
+/// the feed and comes back is not counted twice; the oldest are forgotten first.
+const MAX_REMEMBERED: usize = 10_000;
+
+/// One entry of the latest feed.
+#[derive(Clone, Debug)]
+pub struct Tracked {
+    pub incident: Incident,
+    /// When this daemon first saw it (the first poll's time for those already there).
+    pub first_seen: SystemTime,
+    /// Its info series while it is active.
+    info: Option<InfoLabels>,
+}
+
+/// What one poll changed, as logged.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Change {
+    /// Active or upcoming when the daemon started.
+    AtStartup {
+        id: String,
+    },
+    /// New since the last poll.
+    Appeared {
+        id: String,
+        counted: bool,
+    },
+    StateChanged {
+        id: String,
+        from: State,
+        to: State,
+    },
+    /// Resolved, postmortem or completed.
+    Ended {
+        id: String,
+        state: State,
+    },
+    /// Was active and is no longer in the feed.
+    LeftFeed {
+        id: String,
+    },
+}
+
+/// One page's knowledge of its feed.
+pub struct Tracker {
+    page: String,
+    /// Whether a feed has been read since start-up (the first one is the seen baseline).
+    has_baseline: bool,
+    /// The entries of the latest feed, by id.
+    current: HashMap<String, Tracked>,
+    /// Ids seen since start-up, oldest first, bounded.
+    remembered: HashSet<String>,
+    remembered_order: VecDeque<String>,
+}
+
+impl Tracker {
+    pub fn new(page: &str) -> Self {
+        Self {
+            page: page.to_owned(),
+            has_baseline: false,
+            current: HashMap::new(),
+            remembered: HashSet::new(),
+            remembered_order: VecDeque::new(),
+        }
+    }
+
+    /// The entries of the latest feed.
+    pub fn entries(&self) -> impl Iterator<Item = &Tracked> {
+        self.current.values()
+    }
+
+    /// Takes in a freshly parsed feed: updates every status metric of the page and logs each
+    /// change. Returns the changes (for tests).
+    pub fn apply(&mut self, feed: &Feed, now: SystemTime, metrics: &PageMetrics) -> Vec<Change> {
+        let baseline = !self.has_baseline;
+        let mut changes = Vec::new();
+        let mut next: HashMap<String, Tracked> = HashMap::with_capacity(feed.incidents.len());
+        for incident in &feed.incidents {
+            let mut incident = incident.clone();
+            incident.id = cap_chars(&incident.id, MAX_ID_CHARS);
+            if next.contains_key(&incident.id) {
+                continue; // The same id twice: the first (newest) entry wins.
+            }
+            let id = incident.id.clone();
+            let previous = self.current.remove(&id);
+            let new_to_us = self.remember(&id);
+
+            let change = match &previous {
+                _ if baseline => matches!(incident.phase, Phase::Active | Phase::Upcoming)
+                    .then(|| Change::AtStartup { id: id.clone() }),
+                None => {
+                    let counted = new_to_us && incident.kind == Kind::Incident;
+                    if counted {
+                        metrics.incident_seen();
+                    }
+                    Some(Change::Appeared { id: id.clone(), counted })
+                }
+                Some(before) => {
+                    let was_open = before.incident.phase != Phase::Ended;
+                    if was_open && incident.phase == Phase::Ended {
+                        Some(Change::Ended { id: id.clone(), state: incident.state })
+                    } else if before.incident.state != incident.state {
+                        Some(Change::StateChanged { id: id.clone(), from: before.incident.state, to: incident.state })
+                    } else {
+                        None
+                    }
+                }
+            };
+            if let Some(change) = &change {
+                log_change(&self.page, change, &incident);
+            }
+            changes.extend(change);
+
+            let wanted = incident.is_active().then(|| {
+                metrics.info_labels(&id, &cap_chars(&incident.title, MAX_TITLE_CHARS), incident.state, incident.kind)
+            });
+            let shown = previous.as_ref().and_then(|p| p.info.clone());
+            if shown != wanted {
+                if let Some(old) = &shown {
+                    metrics.info_remove(old);
+                }
+                if let Some(new) = &wanted {
+                    metrics.info_show(new);
+                }
+            }
+            let first_seen = previous.map_or(now, |p| p.first_seen);
+            next.insert(id, Tracked { incident, first_seen, info: wanted });
+        }
+
+        // Whatever is left was in the last feed and is not in this one.
+        for (id, gone) in self.current.drain() {
+            if let Some(info) = &gone.info {
+                metrics.info_remove(info);
+                let change = Change::LeftFeed { id };
+                log_change(&self.page, &change, &gone.incident);
+                changes.push(change);
+            }
+        }
+        self.current = next;
+        self.has_baseline = true;
+
+        metrics.set_counts(
+            feed.active_incidents().count(),
+            feed.active_maintenances().count(),
+            feed.upcoming_maintenances().count(),
+        );
+        if let Some(newest) = feed.newest_update() {
+            metrics.set_last_update(newest.into());
+        }
+        changes
+    }
+
+    /// Remembers `id`; true if it was not remembered yet.
+    fn remember(&mut self, id: &str) -> bool {
+        if self.remembered.contains(id) {
+            return false;
+        }
+        // Never forget an id that is in the current feed, or it would count again next poll.
+        while self.remembered_order.len() >= MAX_REMEMBERED {
+            let Some(oldest) = self.remembered_order.pop_front() else { break };
+            if self.current.contains_key(&oldest) {
+                self.remembered_order.push_back(oldest);
+                break;
+            }
+            self.remembered.remove(&oldest);
+        }
+        self.remembered.insert(id.to_owned());
+        self.remembered_order.push_back(id.to_owned());
+        true
+    }
+}
+
+/// The one log line per change, with the title and the link. The message is fixed per kind of
+/// change (`kind` tells incidents from maintenances), so log queries can match on it.
+fn log_change(page: &str, change: &Change, incident: &Incident) {
+    let id = incident.id.as_str();
+    let title = incident.title.as_str();
+    let link = incident.link.as_deref().unwrap_or("");
+    let kind = incident.kind.as_str();
+    let state = incident.state.as_str();
+    match change {
+        Change::AtStartup { .. } => {
+            tracing::info!(page, id, title, link, kind, state, "status page incident open at start-up");
+        }
+        Change::Appeared { .. } => {
+            tracing::info!(page, id, title, link, kind, state, "status page incident appeared");
+        }
+        Change::StateChanged { from, .. } => {
+            let from = from.as_str();
+            tracing::info!(page, id, title, link, kind, from, state, "status page incident changed state");
+        }
+        Change::Ended { .. } => {
+            tracing::info!(page, id, title, link, kind, state, "status page incident ended");
+        }
+        Change::LeftFeed { .. } => {
+            tracing::info!(page, id, title, link, kind, state, "status page incident left the feed while open");
+        }
+    }
+}
+
+/// `s` cut to `max` characters, the last one an ellipsis when cut.
+pub fn cap_chars(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_owned()
+    } else {
+        s.chars().take(max.saturating_sub(1)).collect::<String>() + "…"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use prometheus_client::registry::Registry;
+
+    use super::*;
+    use crate::status::feed;
+    use crate::status::metrics::StatusMetrics;
+
+    fn entry(id: &str, title: &str, states: &[&str]) -> String {
+        let updates: String = states
+            .iter()
+            .map(|s| format!("&lt;p&gt;&lt;small&gt;Mar 1, 10:00 UTC&lt;/small&gt;&lt;br&gt;&lt;strong&gt;{s}&lt;/strong&gt; - x&lt;/p&gt;"))
+            .collect();
+        format!(
+            "<entry><id>tag:x,2005:Incident/{id}</id><updated>2024-03-01T10:00:00Z</updated>\
+             <link rel=\"alternate\" href=\"https://s.example/incidents/{id}\"/><title>{title}</title>\
+             <content type=\"html\">{updates}</content></entry>"
+        )
+    }
+
+    fn feed_of(entries: &[String]) -> Feed {
+        let xml = format!(
+            "<feed xmlns=\"http://www.w3.org/2005/Atom\"><id>x</id><title>t</title><updated>2024-03-01T00:00:00Z</updated>{}</feed>",
+            entries.concat()
+        );
+        feed::parse(xml.as_bytes()).unwrap()
+    }
+
+    struct Fixture {
+        registry: Registry,
+        metrics: PageMetrics,
+        tracker: Tracker,
+    }
+
+    impl Fixture {
+        fn new() -> Self {
+            let mut registry = Registry::default();
+            let m = StatusMetrics::register(&mut registry);
+            Self { registry, metrics: PageMetrics::new(m, "p", false), tracker: Tracker::new("p") }
+        }
+
+        fn apply(&mut self, entries: &[String]) -> Vec<Change> {
+            self.tracker.apply(&feed_of(entries), SystemTime::now(), &self.metrics)
+        }
+
+        fn text(&self) -> String {
+            let mut out = String::new();
+            prometheus_client::encoding::text::encode(&mut out, &self.registry).unwrap();
+            out
+        }
+
+        fn lines(&self, prefix: &str) -> Vec<String> {
+            self.text().lines().filter(|l| l.starts_with(prefix)).map(str::to_owned).collect()
+        }
+    }
+
+    #[test]
+    fn lifecycle_baseline_seen_and_info_series() {
+        let mut f = Fixture::new();
+        let old = entry("old", "Old one", &["Resolved", "Investigating"]);
+        let open = entry("open", "Open at start", &["Identified"]);
+        assert_eq!(f.apply(&[open.clone(), old.clone()]), [Change::AtStartup { id: "open".into() }]);
+        assert_eq!(
+            f.lines("claudewatch_status_incidents_seen_total"),
+            ["claudewatch_status_incidents_seen_total{page=\"p\"} 0"]
+        );
+        assert_eq!(
+            f.lines("claudewatch_status_incident_info"),
+            [
+                "claudewatch_status_incident_info{page=\"p\",id=\"open\",title=\"Open at start\",state=\"identified\",kind=\"incident\"} 1"
+            ]
+        );
+
+        let new = |states: &[&str]| entry("new", "Errors \"quoted\"", states);
+        let changes = f.apply(&[new(&["Investigating"]), open.clone(), old.clone()]);
+        assert_eq!(changes, [Change::Appeared { id: "new".into(), counted: true }]);
+        assert_eq!(
+            f.lines("claudewatch_status_incidents_active"),
+            ["claudewatch_status_incidents_active{page=\"p\"} 2"]
+        );
+        let changes = f.apply(&[new(&["Monitoring", "Investigating"]), open.clone(), old.clone()]);
+        assert_eq!(
+            changes,
+            [Change::StateChanged { id: "new".into(), from: State::Investigating, to: State::Monitoring }]
+        );
+        let info = f.lines("claudewatch_status_incident_info{page=\"p\",id=\"new\"");
+        assert_eq!(
+            info,
+            [
+                "claudewatch_status_incident_info{page=\"p\",id=\"new\",title=\"Errors \\\"quoted\\\"\",state=\"monitoring\",kind=\"incident\"} 1"
+            ]
+        );
+        // Nothing new: no change, nothing counted.
+        assert!(f.apply(&[new(&["Monitoring", "Investigating"]), open.clone(), old.clone()]).is_empty());
+        let changes = f.apply(&[new(&["Resolved", "Monitoring", "Investigating"]), open.clone(), old.clone()]);
+        assert_eq!(changes, [Change::Ended { id: "new".into(), state: State::Resolved }]);
+        assert!(f.lines("claudewatch_status_incident_info{page=\"p\",id=\"new\"").is_empty());
+        assert_eq!(
+            f.lines("claudewatch_status_incidents_seen_total"),
+            ["claudewatch_status_incidents_seen_total{page=\"p\"} 1"]
+        );
+        assert_eq!(
+            f.lines("claudewatch_status_incidents_active"),
+            ["claudewatch_status_incidents_active{page=\"p\"} 1"]
+        );
+
+        // The open one drops out of the feed: its series goes; coming back does not count again.
+        assert_eq!(f.apply(std::slice::from_ref(&old)), [Change::LeftFeed { id: "open".into() }]);
+        assert!(f.lines("claudewatch_status_incident_info").is_empty());
+        assert_eq!(f.apply(&[open, old]), [Change::Appeared { id: "open".into(), counted: false }]);
+        assert_eq!(
+            f.lines("claudewatch_status_incidents_seen_total"),
+            ["claudewatch_status_incidents_seen_total{page=\"p\"} 1"]
+        );
+    }
+
+    #[test]
+    fn maintenances_are_kept_apart_and_titles_capped() {
+        let mut f = Fixture::new();
+        f.apply(&[]);
+        let long_title = "M".repeat(300);
+        let m = |states: &[&str]| entry("m1", &long_title, states);
+        let changes = f.apply(&[m(&["Scheduled"])]);
+        assert_eq!(changes, [Change::Appeared { id: "m1".into(), counted: false }]);
+        assert_eq!(
+            f.lines("claudewatch_status_maintenances_upcoming"),
+            ["claudewatch_status_maintenances_upcoming{page=\"p\"} 1"]
+        );
+        assert!(f.lines("claudewatch_status_incident_info").is_empty(), "upcoming is not active");
+        f.apply(&[m(&["In progress", "Scheduled"])]);
+        let info = f.lines("claudewatch_status_incident_info");
+        let expected_title = format!("{}…", "M".repeat(MAX_TITLE_CHARS - 1));
+        assert_eq!(
+            info,
+            [format!(
+                "claudewatch_status_incident_info{{page=\"p\",id=\"m1\",title=\"{expected_title}\",state=\"in_progress\",kind=\"maintenance\"}} 1"
+            )]
+        );
+        assert_eq!(
+            f.lines("claudewatch_status_maintenances_active"),
+            ["claudewatch_status_maintenances_active{page=\"p\"} 1"]
+        );
+        assert_eq!(
+            f.lines("claudewatch_status_incidents_active"),
+            ["claudewatch_status_incidents_active{page=\"p\"} 0"]
+        );
+        let changes = f.apply(&[m(&["Completed", "In progress", "Scheduled"])]);
+        assert_eq!(changes, [Change::Ended { id: "m1".into(), state: State::Completed }]);
+        assert!(f.lines("claudewatch_status_incident_info").is_empty());
+        assert_eq!(
+            f.lines("claudewatch_status_incidents_seen_total"),
+            ["claudewatch_status_incidents_seen_total{page=\"p\"} 0"]
+        );
+    }
+
+    #[test]
+    fn caps_cut_on_character_boundaries() {
+        assert_eq!(cap_chars("héllo", 5), "héllo");
+        assert_eq!(cap_chars("héllo wörld", 5), "héll…");
+        assert_eq!(cap_chars("", 3), "");
+    }
+}
