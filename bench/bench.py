@@ -649,7 +649,7 @@ def time_scrapes(port: int, n: int, accept: str | None, path: str = "/metrics") 
 
 def bench_scrape(ctx: Ctx, results: Results, pushgateway_port: int | None) -> None:
     targets = (100, 1000, 10_000)
-    daemon, port = start_daemon(ctx, "daemon-scrape", ingest_config(max_services=50_000))
+    daemon, port = start_daemon(ctx, "daemon-scrape", ingest_config(max_services=10_000))
     client = Client(port)
     services = 0
 
@@ -731,7 +731,7 @@ def bench_scrape(ctx: Ctx, results: Results, pushgateway_port: int | None) -> No
     ))
     results.details.append(("Scrape cost", (
         f"Series filled through `POST /v1/events` (one `retry`/`overloaded` event per new service, "
-        f"{per_service} series per service, `max_services` raised to 50,000), then {ctx.args.scrapes} scrapes per "
+        f"{per_service} series per service, `max_services` raised to 10,000, the most the config accepts), then {ctx.args.scrapes} scrapes per "
         "size and format on one keep-alive connection, each timed from the request to the last byte of the body. "
         "A series is a sample line of the classic rendering, the daemon's own families included.\n\n" + "\n".join(table))))
 
@@ -863,8 +863,8 @@ def bench_footprint(ctx: Ctx, results: Results, blackbox: tuple[Proc, int], push
     polls = {k: v for k, v in activity.items() if k.startswith("claudewatch_status_polls_total") and v}
     results.details.append(("Footprint", (
         f"The daemon ran the built-in default config with its URLs moved onto `claudewatch simulate` on loopback "
-        f"(the config it ran is `{ctx.work.name}/daemon-footprint.toml` in the bench work folder; its shape is checked "
-        f"against `config/claudewatch.toml` at every run). RSS is `VmRSS` from `/proc/PID/status` sampled once a second, "
+        f"(the bench derives it from `config/claudewatch.toml` at every run and leaves it in the work folder as "
+        f"`daemon-footprint.toml`). RSS is `VmRSS` from `/proc/PID/status` sampled once a second, "
         f"CPU is `utime + stime` from `/proc/PID/stat` over the idle window. blackbox_exporter (with "
         f"`bench/blackbox.yml`) and pushgateway (empty) idled beside it in the same window.\n\n"
         f"During the idle window the daemon's probes ran {sum(probes.values()):.0f} times and its feeds were polled "
@@ -919,13 +919,33 @@ def daemon_probe_samples(log_path: Path, names: set[str]) -> dict[str, list[floa
             continue
         if fields.get("class") not in (None, "ok"):
             raise BenchError(f"probe {probe} failed during the timing benchmark: {fields}")
-        for key in ("duration_seconds", "duration"):
-            if key in fields:
-                d = parse_duration_field(fields[key])
-                if d is not None:
-                    samples[probe].append(d)
-                break
+        if "duration_ms" in fields:
+            samples[probe].append(float(fields["duration_ms"]) / 1000.0)
+        elif "duration_seconds" in fields:
+            samples[probe].append(float(fields["duration_seconds"]))
+        elif (d := parse_duration_field(fields.get("duration"))) is not None:
+            samples[probe].append(d)
     return samples
+
+
+def check_against_histogram(samples: dict[str, list[float]], metrics: dict[str, float]) -> str:
+    """The log lines and `claudewatch_probe_duration_seconds` come from one measurement; make sure
+    they agree, so the figures reported are the histogram's own."""
+    notes = []
+    for name, s in samples.items():
+        count = metrics.get(f'claudewatch_probe_duration_seconds_count{{probe="{name}"}}')
+        total = metrics.get(f'claudewatch_probe_duration_seconds_sum{{probe="{name}"}}')
+        if count is None or total is None:
+            raise BenchError(f"no claudewatch_probe_duration_seconds for probe {name}")
+        n = int(count)
+        if not len(s) - 1 <= n <= len(s) + 1 or n == 0:
+            raise BenchError(f"probe {name}: the histogram counted {n} probes, the log has {len(s)}")
+        n = min(n, len(s))
+        log_mean, metric_mean = sum(s[:n]) / n, total / count
+        if abs(log_mean - metric_mean) > 0.0005 and n == count:
+            raise BenchError(f"probe {name}: histogram mean {metric_mean:.6f} s, log mean {log_mean:.6f} s")
+        notes.append(f"{name}: histogram mean {metric_mean * 1000:.3f} ms over {count:.0f}, log mean {log_mean * 1000:.3f} ms")
+    return "; ".join(notes)
 
 
 class BlackboxProber(threading.Thread):
@@ -994,7 +1014,7 @@ def bench_probe(ctx: Ctx, results: Results, blackbox: tuple[Proc, int]) -> None:
             "timeout": f"{interval_ms}ms",
             "api_key_env": BENCH_KEY_ENV,
         })
-    daemon, _ = start_daemon(ctx, "daemon-probe", {"probe": probes, "ingest": {"enabled": False}})
+    daemon, daemon_port = start_daemon(ctx, "daemon-probe", {"probe": probes, "ingest": {"enabled": False}})
     until = time.monotonic() + seconds
     bb_port = blackbox[1]
     bbs = {lat: BlackboxProber(bb_port, p, until, ctx.args.max_probe_samples) for lat, (_, p) in sims.items()}
@@ -1006,10 +1026,12 @@ def bench_probe(ctx: Ctx, results: Results, blackbox: tuple[Proc, int]) -> None:
     for t in list(bbs.values()) + list(curls.values()):
         t.join(timeout=10)
     daemon.check_alive()
+    metrics = scrape(daemon_port)
     daemon.stop()
     for sim, _ in sims.values():
         sim.stop()
     ours = daemon_probe_samples(daemon.log_path, {p["name"] for p in probes})
+    agreement = check_against_histogram(ours, metrics)
 
     table = ["| injected | tool | samples | median overhead | p99 overhead | min | max |", "| --- | --- | --- | --- | --- | --- | --- |"]
     for lat in LATENCIES:
@@ -1044,7 +1066,8 @@ def bench_probe(ctx: Ctx, results: Results, blackbox: tuple[Proc, int]) -> None:
         "durations from its structured log line per probe), blackbox_exporter probed the same endpoint back to back "
         "with the POST module in `bench/blackbox.yml` (its own `probe_duration_seconds` per probe), and curl sent the "
         "same request as a floor (its `time_total`). Overhead = measured − injected; it includes the simulator's own "
-        "timer (tokio sleeps are rounded up to the millisecond), which all three tools share. All three ran at once.\n\n"
+        "timer (tokio sleeps are rounded up to the millisecond), which all three tools share. All three ran at once. "
+        f"The daemon's log durations agree with its histogram ({agreement}).\n\n"
         + "\n".join(table))))
 
 
@@ -1066,11 +1089,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--flood-events", type=int, default=1_000_000)
     p.add_argument("--probe-seconds", type=int, default=45)
     p.add_argument("--max-probe-samples", type=int, default=300)
-    p.add_argument("--wrk-seconds", type=int, default=8)
+    p.add_argument("--wrk-seconds", type=int, default=6)
     p.add_argument("--wrk-threads", type=int, default=2)
     p.add_argument("--wrk-connections", type=int, default=32)
-    p.add_argument("--rounds", type=int, default=2)
-    p.add_argument("--scrapes", type=int, default=40)
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--scrapes", type=int, default=200)
     a = p.parse_args(argv)
     a.describe = lambda: (f"`--idle-seconds {a.idle_seconds} --flood-events {a.flood_events} --probe-seconds "
                           f"{a.probe_seconds} --wrk-seconds {a.wrk_seconds} --wrk-threads {a.wrk_threads} "
