@@ -264,13 +264,31 @@ fn choose(shared: &Shared, headers: &HeaderMap) -> Result<(Step, Source), String
     Ok((Step { fault, latency, retry_after }, Source::Header))
 }
 
+/// The last stretch of an injected latency, slept on a blocking thread rather than on tokio's
+/// timer. The timer rounds every sleep up to the next millisecond and then waits for a worker
+/// to wake, which adds 1–2 ms to each latency; probes are judged against these latencies to
+/// within a millisecond (`bench/run`), so the tail uses the OS's high-resolution sleep.
+const PRECISE_TAIL: Duration = Duration::from_millis(3);
+
 /// Sleeps `d`, or until the simulator stops (then returns false).
 async fn sleep_unless_stopped(shared: &Shared, d: Duration) -> bool {
     if d.is_zero() {
         return true;
     }
+    let deadline = std::time::Instant::now() + d;
+    let sleep = async {
+        let coarse = d.saturating_sub(PRECISE_TAIL);
+        if !coarse.is_zero() {
+            tokio::time::sleep(coarse).await;
+        }
+        let rest = deadline.saturating_duration_since(std::time::Instant::now());
+        if !rest.is_zero() {
+            // Only fails if the runtime is shutting down; the sleep is over either way.
+            let _ = tokio::task::spawn_blocking(move || std::thread::sleep(rest)).await;
+        }
+    };
     tokio::select! {
-        _ = tokio::time::sleep(d) => true,
+        _ = sleep => true,
         _ = shared.shutdown.cancelled() => false,
     }
 }
