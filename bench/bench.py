@@ -389,11 +389,27 @@ def start_daemon(ctx: Ctx, name: str, config: dict, extra_env: dict | None = Non
     check_loopback_only(config, name)
     path = ctx.work / f"{name}.toml"
     path.write_text(toml_dump(config) + "\n")
+    check_effective_config(ctx, path)
     env = {BENCH_KEY_ENV: BENCH_KEY, "RUST_LOG": "info"}
     env.update(extra_env or {})
     proc = Proc(name, [str(ctx.daemon_bin), "--config", str(path), "--log-format", "json"], ctx.work, env)
     wait_http(port, "/healthz", name, proc=proc)
     return proc, port
+
+
+URL_RE = re.compile(r"[a-z][a-z0-9+.-]*://[^\s\"']+", re.I)
+
+
+def check_effective_config(ctx: Ctx, path: Path) -> None:
+    """`claudewatch check-config` prints the effective config, defaults filled in (a probe
+    without `base_url` means api.anthropic.com); refuse to start if any URL in it leaves loopback."""
+    out = subprocess.run([str(ctx.daemon_bin), "check-config", str(path)], capture_output=True, text=True, timeout=30)
+    if out.returncode != 0:
+        raise BenchError(f"check-config refused {path.name}: {out.stderr.strip()[-1000:]}")
+    for url in URL_RE.findall(out.stdout):
+        host = url.split("://", 1)[1].split("/", 1)[0].rsplit(":", 1)[0]
+        if host not in (LOOPBACK, "localhost", "[::1]"):
+            raise BenchError(f"{path.name}: the effective config reaches {url}; the bench stays on loopback")
 
 
 def check_loopback_only(doc, where: str) -> None:
@@ -762,7 +778,12 @@ def footprint_config(sim_port: int) -> dict:
             return BENCH_KEY_ENV if k.endswith("key_env") else "CLAUDEWATCH_BENCH_UNSET_TOKENS"
         return relocate(v)
 
-    return relocate(config)
+    config = relocate(config)
+    # Tables whose URL has a default (a probe's base_url is the real API) get one explicitly.
+    for probe in config.get("probe", []):
+        probe["base_url"] = f"http://{LOOPBACK}:{sim_port}"
+        probe["api_key_env"] = BENCH_KEY_ENV
+    return config
 
 
 class Sampler(threading.Thread):
