@@ -96,6 +96,22 @@ async fn after_polls(daemon: &Daemon, page: &str, before: &Metrics, n: f64) -> M
     .await
 }
 
+/// Feed requests the page has answered so far.
+async fn feed_requests(sim: &SimHandle) -> u64 {
+    control(sim, "GET", "/_sim/status", None).await["requests"]["feed"].as_u64().unwrap()
+}
+
+/// Waits until the daemon has finished the first poll that started after now, then scrapes.
+async fn within_one_poll(sim: &SimHandle, daemon: &Daemon) -> Metrics {
+    let at_change = feed_requests(sim).await;
+    let deadline = std::time::Instant::now() + WAIT;
+    while feed_requests(sim).await < at_change + 2 {
+        assert!(std::time::Instant::now() < deadline, "the daemon stopped polling");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    daemon.scrape().await
+}
+
 #[tokio::test]
 async fn an_incident_lifecycle_shows_up_poll_by_poll() {
     let sim = sim().await;
@@ -114,9 +130,13 @@ async fn an_incident_lifecycle_shows_up_poll_by_poll() {
     assert!(m.value("claudewatch_status_last_success_timestamp_seconds", &[("page", "sim")]) > 1.7e9);
     assert!(info_set(&m, "sim").is_empty());
 
+    // Each change must be on /metrics once the first poll that began after it has finished:
+    // the daemon polls one request at a time, so when the page has seen two more requests
+    // than it had at the change, that poll is done. No clock involved.
     let id = open(&sim, json!({"title": "Elevated errors on Claude Opus", "impact": "major"})).await;
-    let m = eventually(daemon.addr, WAIT, "incident appears", |m| m.value(ACTIVE, &[("page", "sim")]) == 1.0).await;
+    let m = within_one_poll(&sim, &daemon).await;
     assert_eq!(info_set(&m, "sim"), set(&[(&id, "investigating", "incident")]));
+    m.assert_value(ACTIVE, &[("page", "sim")], 1.0);
     m.assert_value(
         INFO,
         &[
@@ -134,13 +154,15 @@ async fn an_incident_lifecycle_shows_up_poll_by_poll() {
 
     for state in ["identified", "monitoring"] {
         post_update(&sim, &id, state).await;
-        let m = eventually(daemon.addr, WAIT, state, |m| info_set(m, "sim") == set(&[(&id, state, "incident")])).await;
+        let m = within_one_poll(&sim, &daemon).await;
+        assert_eq!(info_set(&m, "sim"), set(&[(&id, state, "incident")]), "{state}");
         m.assert_value(ACTIVE, &[("page", "sim")], 1.0);
         m.assert_value(SEEN, &[("page", "sim")], 1.0);
     }
 
     post_update(&sim, &id, "resolved").await;
-    let m = eventually(daemon.addr, WAIT, "resolved", |m| m.value(ACTIVE, &[("page", "sim")]) == 0.0).await;
+    let m = within_one_poll(&sim, &daemon).await;
+    m.assert_value(ACTIVE, &[("page", "sim")], 0.0);
     assert!(info_set(&m, "sim").is_empty(), "the info series goes on resolve:\n{}", m.text);
     assert!(!m.text.contains(&id), "no series names the resolved incident");
     // More polls later: the counter moved exactly once.

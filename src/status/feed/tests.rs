@@ -389,3 +389,78 @@ fn broken_bodies_are_errors_not_panics() {
     assert!(parse(b"{\"json\": true}").is_err());
     assert!(parse(&[0xff, 0xfe, 0x00, 0x3c]).is_err());
 }
+
+/// Seeded garbage: the real entries' HTML cut, spliced and sprinkled with markup, and whole
+/// feeds with bytes flipped. Nothing may panic; whatever comes back stays within the caps.
+#[test]
+fn garbage_never_panics() {
+    let mut rng = fastrand::Rng::with_seed(0x5747_4154_5553);
+    let feed = parse(GITHUB_2023).unwrap();
+    let html: Vec<String> = [DIGITALOCEAN, PARSE, GITHUB_2026]
+        .iter()
+        .flat_map(|f| parse(f).unwrap().incidents)
+        .chain(feed.incidents)
+        .flat_map(|i| {
+            i.updates
+                .into_iter()
+                .map(|u| format!("<p><small>x</small><br><strong>{}</strong> - {}</p>", u.label, u.text))
+        })
+        .collect();
+    let sprinkles = [
+        "<p>",
+        "</p>",
+        "<small>",
+        "</small>",
+        "<strong>",
+        "</strong>",
+        "<br>",
+        "<br/>",
+        "&",
+        "&amp",
+        "&#x110000;",
+        "<",
+        ">",
+        "<!--",
+        "\u{0}",
+        "<var>",
+        "THIS IS A SCHEDULED EVENT",
+    ];
+    for _ in 0..3000 {
+        let mut soup = String::new();
+        for _ in 0..rng.usize(1..6) {
+            let piece = &html[rng.usize(..html.len())];
+            let mut cut = rng.usize(..=piece.len());
+            while !piece.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            soup.push_str(if rng.bool() { &piece[..cut] } else { &piece[cut..] });
+            soup.push_str(sprinkles[rng.usize(..sprinkles.len())]);
+        }
+        let body = read_updates(&soup, Some(at("2024-03-01T00:00:00Z")));
+        assert!(body.updates.len() <= MAX_UPDATES);
+        for u in &body.updates {
+            assert!(u.text.chars().count() <= MAX_TEXT_CHARS + 1);
+        }
+    }
+    for _ in 0..20 {
+        let mut bytes = GITHUB_2026.to_vec();
+        for _ in 0..rng.usize(1..50) {
+            let i = rng.usize(..bytes.len());
+            bytes[i] = *b"<>&;/\"' x\n"[..].get(rng.usize(..10)).unwrap();
+        }
+        if let Ok(feed) = parse(&bytes) {
+            assert!(feed.incidents.len() <= MAX_ENTRIES);
+        }
+    }
+}
+
+#[test]
+fn entry_and_update_counts_are_capped() {
+    let update = "<p><small>Mar 1, 10:00 UTC</small><br><strong>Update</strong> - x</p>";
+    let feed = entry_html(&update.repeat(MAX_UPDATES + 50));
+    assert_eq!(feed.incidents[0].updates.len(), MAX_UPDATES);
+    let long = format!("<p><small>Mar 1, 10:00 UTC</small><br><strong>Update</strong> - {}</p>", "word ".repeat(5000));
+    let text = &entry_html(&long).incidents[0].updates[0].text;
+    assert_eq!(text.chars().count(), MAX_TEXT_CHARS + 1);
+    assert!(text.ends_with('…'));
+}
