@@ -14,7 +14,7 @@
 // Exit 0 when everything passes; 1 with one line per problem otherwise.
 
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -218,9 +218,10 @@ if (files.length === 0) {
   process.exit(1);
 }
 
-const outDir = join(here, '.generated');
-rmSync(outDir, { recursive: true, force: true });
-mkdirSync(outDir, { recursive: true });
+// A directory of its own per run (runs may overlap), inside this package so that tsc resolves
+// @grafana/schema from its node_modules; removed at exit.
+const outDir = mkdtempSync(join(here, '.generated-'));
+process.on('exit', () => rmSync(outDir, { recursive: true, force: true }));
 const tsFiles = [];
 for (const file of files) {
   const name = basename(file);
