@@ -217,6 +217,23 @@ fn compose_file_is_accepted_by_docker_compose() {
     assert!(mounted >= 5, "expected the config, rules, provisioning and dashboard mounts; saw {mounted}");
 }
 
+/// The demo daemon's config loads; its only warnings are the ones its comments explain (plain
+/// http to the simulator on the compose network).
+#[test]
+fn compose_demo_config_is_valid() {
+    let out = run(common::binary(), ["check-config", "deploy/compose/claudewatch-demo.toml"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "claudewatch check-config rejects the demo config:\n{}", both(&out));
+    for line in stderr.lines().filter(|l| l.contains("warning")) {
+        assert!(line.contains("plain http to a non-loopback host"), "unexpected warning: {line}");
+    }
+    let effective = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        effective.contains("base_url = \"http://simulator:8089\""),
+        "the demo probes do not point at the simulator"
+    );
+}
+
 #[test]
 fn grafana_provisioning_points_at_the_repository_dashboards() {
     let compose = read(COMPOSE);
