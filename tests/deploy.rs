@@ -234,6 +234,43 @@ fn compose_demo_config_is_valid() {
     );
 }
 
+/// The demo profile's app: run 60× faster against a simulator and a daemon at that speed, it
+/// walks the simulated status page's incident to resolved and reports its calls.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compose_demo_driver_drives_the_status_page_and_reports() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_sim, sim) = tools::simulator("econnreset-wave", &["--time-scale", "60"], dir.path());
+    let daemon = common::Daemon::start(&format!(
+        "[[status_page]]\nname = \"sim\"\nfeed_url = \"{sim}/history.atom\"\ninterval = \"200ms\"\ntimeout = \"1s\"\n\
+         [ingest]\nenabled = true\n"
+    ))
+    .await;
+    let driver = tools::Proc::spawn(
+        "demo-driver",
+        std::process::Command::new(tools::python())
+            .arg(repo_file("deploy/compose/demo-driver.py"))
+            .args(["--api-url", &sim, "--daemon-url", &daemon.url(""), "--speed", "60", "--threads", "2"])
+            .env("PYTHONPATH", repo_file("examples/python"))
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped()),
+    );
+    let out =
+        tokio::task::spawn_blocking(move || driver.wait_output(std::time::Duration::from_secs(90))).await.unwrap();
+    for state in ["investigating", "identified", "monitoring", "resolved"] {
+        assert!(out.contains(&format!("is {state}")), "the driver did not post {state}:\n{out}");
+    }
+    assert!(out.contains(" 0 dropped"), "{out}");
+    let metrics = daemon.scrape().await;
+    assert!(metrics.sum("claudewatch_client_calls_total", &[("service", "demo-checkout")]) > 0.0, "{}", metrics.text);
+    assert!(
+        metrics.sum("claudewatch_client_retries_total", &[("service", "demo-checkout")]) > 0.0,
+        "no retries in the wave"
+    );
+    metrics.assert_value("claudewatch_status_incidents_seen_total", &[("page", "sim")], 1.0);
+    metrics.assert_value("claudewatch_status_incidents_active", &[("page", "sim")], 0.0);
+    daemon.stop().await;
+}
+
 #[test]
 fn grafana_provisioning_points_at_the_repository_dashboards() {
     let compose = read(COMPOSE);

@@ -5,8 +5,11 @@
 #![allow(dead_code)]
 
 use std::ffi::OsStr;
+use std::io::{BufRead, BufReader, Read};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 /// The repository root.
 pub fn repo() -> &'static Path {
@@ -81,4 +84,65 @@ where
 /// stdout and stderr of an output, together.
 pub fn both(out: &Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+}
+
+/// A child process that is killed when the test ends, however it ends.
+pub struct Proc {
+    pub name: String,
+    pub child: Child,
+}
+
+impl Proc {
+    pub fn spawn(name: &str, cmd: &mut Command) -> Proc {
+        let child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
+        Proc { name: name.to_owned(), child }
+    }
+
+    /// Waits up to `timeout` for the process to exit; returns its stdout.
+    pub fn wait_output(mut self, timeout: Duration) -> String {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                let mut out = String::new();
+                if let Some(mut stdout) = self.child.stdout.take() {
+                    stdout.read_to_string(&mut out).unwrap();
+                }
+                assert!(status.success(), "{} exited with {status}; stdout:\n{out}", self.name);
+                return out;
+            }
+            assert!(Instant::now() < deadline, "{} still running after {timeout:?}", self.name);
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// An address on which nothing listens (bound, then released).
+pub fn closed_addr() -> SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap()
+}
+
+/// Starts `claudewatch simulate` on port 0 and reads its URL from the first stdout line.
+pub fn simulator(scenario: &str, extra: &[&str], logs: &Path) -> (Proc, String) {
+    let log = std::fs::File::create(logs.join(format!("sim-{}.log", scenario.replace('/', "_")))).unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_claudewatch"));
+    cmd.args(["simulate", "--listen", "127.0.0.1:0", "--scenario", scenario, "--seed", "7"])
+        .args(extra)
+        .env_remove("CLAUDEWATCH_SIM_API_KEY")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(log);
+    let mut proc = Proc::spawn(&format!("simulator {scenario}"), &mut cmd);
+    let mut line = String::new();
+    BufReader::new(proc.child.stdout.as_mut().unwrap()).read_line(&mut line).unwrap();
+    let url = line.trim().to_owned();
+    assert!(url.starts_with("http://127.0.0.1:"), "simulator printed {url:?}");
+    (proc, url)
 }
