@@ -253,9 +253,9 @@ class Results:
         log(f"{row.figure}: {row.value} | {row.comparison} | {row.ratio} | {row.verdict}")
 
 
-def loadavg() -> str:
+def loadavg(fields: int = 1) -> str:
     with open("/proc/loadavg") as f:
-        return f.read().split()[0]
+        return " ".join(f.read().split()[:fields])
 
 
 def machine_info() -> dict[str, str]:
@@ -304,7 +304,8 @@ def write_results(path: Path, results: Results, machine: dict[str, str], started
     lines = [
         "# claudewatch benchmark results",
         "",
-        f"Written by `bench/run` on {time.strftime('%Y-%m-%d %H:%M:%S %Z')} in {elapsed:.0f} s "
+        f"Written by `bench/run` on {time.strftime('%Y-%m-%d %H:%M:%S %Z')}: release build {args.build_seconds} s, "
+        f"benchmarks {elapsed:.0f} s "
         f"(commit `{git_revision()}`). Every comparison was measured in the same run on the same "
         "machine; on a shared machine the ratios mean more than the absolute figures. The last "
         "column is the 1-minute load average when the figure was taken (this machine has "
@@ -315,7 +316,10 @@ def write_results(path: Path, results: Results, machine: dict[str, str], started
         "| figure | value | comparison | ratio | target | verdict | load |",
         "| --- | --- | --- | --- | --- | --- | --- |",
     ]
-    for r in results.rows:
+    # In the order the issue lists the benchmarks, whatever order they ran in.
+    order = ("probe", "ingest", "scrape", "footprint")
+    rows = sorted(results.rows, key=lambda r: next((i for i, o in enumerate(order) if r.figure.startswith(o)), len(order)))
+    for r in rows:
         cells = [r.figure, r.value, r.comparison, r.ratio, r.target, r.verdict, r.load]
         lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
     if results.failures:
@@ -1152,6 +1156,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--wrk-connections", type=int, default=32)
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--scrapes", type=int, default=200)
+    p.add_argument("--build-seconds", type=int, default=0, help="how long bench/run's build took (for the report)")
     a = p.parse_args(argv)
     a.describe = lambda: (f"`--idle-seconds {a.idle_seconds} --flood-events {a.flood_events} --probe-seconds "
                           f"{a.probe_seconds} --wrk-seconds {a.wrk_seconds} --wrk-threads {a.wrk_threads} "
@@ -1170,7 +1175,7 @@ def main(argv: list[str]) -> int:
     ctx = Ctx(args.daemon.resolve(), args.bare.resolve(), args.work.resolve(), args)
     started = time.monotonic()
     machine = machine_info()
-    machine["load average at start"] = " ".join(open("/proc/loadavg").read().split()[:3])
+    machine["load average at start"] = loadavg(3)
     results = Results()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
@@ -1200,7 +1205,7 @@ def main(argv: list[str]) -> int:
             log(f"=== {name} took {time.monotonic() - t0:.0f} s")
     finally:
         Proc.stop_all()
-    machine["load average at end"] = " ".join(open("/proc/loadavg").read().split()[:3])
+    machine["load average at end"] = loadavg(3)
     write_results(args.out, results, machine, started, args)
     return 1 if results.failures else 0
 
