@@ -280,10 +280,11 @@ def machine_info() -> dict[str, str]:
         "memory": f"{mem_kib / 1024 / 1024:.1f} GiB",
         "kernel": platform.release(),
         "rustc": version(["rustc", "--version"]),
-        "wrk": version(["wrk", "--version"]),
-        "blackbox_exporter": version(["prometheus-blackbox-exporter", "--version"]),
-        "pushgateway": version(["prometheus-pushgateway", "--version"]),
-        "curl": version(["curl", "--version"]),
+        "wrk": " ".join(version(["wrk", "--version"]).split()[:2]),
+        "blackbox_exporter": version(["prometheus-blackbox-exporter", "--version"]).split(" (")[0],
+        "pushgateway": version(["prometheus-pushgateway", "--version"]).split(" (")[0],
+        "curl": " ".join(version(["curl", "--version"]).split()[:2]),
+        "python": platform.python_version(),
     }
 
 
@@ -311,7 +312,9 @@ def write_results(path: Path, results: Results, machine: dict[str, str], started
         "column is the 1-minute load average when the figure was taken (this machine has "
         f"{os.cpu_count()} cores; other work was running on it).",
         "",
-        "Machine: " + "; ".join(f"{k}: {v}" for k, v in machine.items()),
+        "Machine and tools:",
+        "",
+        *(f"- {k}: {v}" for k, v in machine.items()),
         "",
         "| figure | value | comparison | ratio | target | verdict | load |",
         "| --- | --- | --- | --- | --- | --- | --- |",
@@ -863,8 +866,8 @@ def bench_footprint(ctx: Ctx, results: Results, blackbox: tuple[Proc, int], push
     ))
     results.add(Row(
         f"footprint: CPU idle over {wall:.0f} s",
-        f"{cpu[d]:.3%} of one core ({ticks[d]} ticks of utime + stime)",
-        f"blackbox_exporter {cpu[bb]:.3%}; pushgateway {cpu[pg]:.3%}",
+        f"{cpu[d]:.4%} of one core ({ticks[d]} ticks of utime + stime)",
+        f"blackbox_exporter {cpu[bb]:.4%}; pushgateway {cpu[pg]:.4%}",
         f"{cpu[d] / cpu[bb]:.2f}× blackbox's" if cpu[bb] > 0 else "",
         "< 0.5 % of one core", "met" if cpu[d] < 0.005 else f"missed by {(cpu[d] - 0.005) * 100:.2f} points",
     ))
