@@ -80,7 +80,7 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationTo
 
     let layer_routes = Router::new().merge(probes.router()).merge(ingest.router());
     let state = AppState { registry: Arc::new(registry), readiness };
-    let app = http::router(state, layer_routes);
+    let app = http::router(state, layer_routes, config.server.request_timeout.get());
 
     let mut tasks = JoinSet::new();
     status.spawn(&mut tasks, shutdown.clone());
@@ -89,7 +89,7 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationTo
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, version = telemetry::VERSION, "claudewatch listening");
     }
-    http::serve::serve(listener, app, shutdown.clone()).await;
+    http::serve::serve(listener, app, config.server.max_connections, shutdown.clone()).await;
 
     // The loops watch the same token; give them a moment to finish a poll, then stop them.
     shutdown.cancel();

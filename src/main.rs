@@ -51,8 +51,15 @@ fn check_config(file: &std::path::Path) -> ExitCode {
     }
 }
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("cannot start the tokio runtime")
+/// Runs `main` on a fresh runtime, then stops the runtime without waiting on stragglers:
+/// dropping a runtime waits for its blocking tasks without limit, and a DNS lookup stuck in a
+/// hung resolver would otherwise hold the exit past the 5 s a supervisor grants.
+fn block_on(main: impl std::future::Future<Output = ExitCode>) -> ExitCode {
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("cannot start the tokio runtime");
+    let code = runtime.block_on(main);
+    runtime.shutdown_timeout(Duration::from_millis(500));
+    code
 }
 
 fn run(args: RunArgs) -> ExitCode {
@@ -77,7 +84,7 @@ fn run(args: RunArgs) -> ExitCode {
         config.server.listen = listen;
     }
 
-    runtime().block_on(async move {
+    block_on(async move {
         let listener = match tokio::net::TcpListener::bind(config.server.listen).await {
             Ok(l) => l,
             Err(e) => {
@@ -120,7 +127,7 @@ fn simulate(args: claudewatch::cli::SimulateArgs) -> ExitCode {
         }
         _ => false,
     };
-    runtime().block_on(async move {
+    block_on(async move {
         let listener = match tokio::net::TcpListener::bind(args.listen).await {
             Ok(l) => l,
             Err(e) => {

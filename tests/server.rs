@@ -53,11 +53,47 @@ async fn health_readiness_and_json_404() {
 }
 
 #[tokio::test]
-async fn oversized_bodies_are_refused_before_routing() {
+async fn wrong_method_is_a_json_405() {
     let daemon = Daemon::start(LOOPBACK_ONLY).await;
-    let big = vec![b'x'; claudewatch::http::DEFAULT_BODY_LIMIT + 1];
-    let r = client().post(daemon.url("/metrics")).body(big).send().await.unwrap();
-    assert!(r.status() == 405 || r.status() == 413, "got {}", r.status());
+    let r = client().post(daemon.url("/metrics")).body("x").send().await.unwrap();
+    assert_eq!(r.status(), 405);
+    let body: serde_json::Value = serde_json::from_str(&r.text().await.unwrap()).unwrap();
+    assert_eq!(body["error"]["code"], "method_not_allowed");
+    daemon.stop().await;
+}
+
+/// A client that sends its headers and then trickles (here: stalls) its body gets a 408 once
+/// `request_timeout` passes, and the connection is closed.
+#[tokio::test]
+async fn a_stalled_body_is_cut_off_at_the_request_timeout() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let daemon = Daemon::start("[server]\nrequest_timeout = \"300ms\"\n").await;
+    let mut stream = tokio::net::TcpStream::connect(daemon.addr).await.unwrap();
+    let head = "POST /v1/events HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{";
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut answer)).await;
+    assert!(read.is_ok(), "the connection stayed open past the request timeout");
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("request_timeout"), "{answer}");
+    daemon.stop().await;
+}
+
+/// Past `max_connections`, new clients wait (unanswered) until a slot frees up.
+#[tokio::test]
+async fn connections_beyond_the_cap_wait_for_a_free_slot() {
+    let daemon = Daemon::start("[server]\nmax_connections = 2\n").await;
+    // The harness's readiness check may still hold a keep-alive slot; give it time to be
+    // released by closing our own clients only.
+    let hold_a = tokio::net::TcpStream::connect(daemon.addr).await.unwrap();
+    let hold_b = tokio::net::TcpStream::connect(daemon.addr).await.unwrap();
+    let blocked = client().get(daemon.url("/healthz")).timeout(Duration::from_millis(800)).send().await;
+    assert!(blocked.is_err(), "a third connection was served while two slots were held");
+    drop(hold_a);
+    drop(hold_b);
+    let served = client().get(daemon.url("/healthz")).timeout(Duration::from_secs(10)).send().await.unwrap();
+    assert_eq!(served.status(), 200);
     daemon.stop().await;
 }
 

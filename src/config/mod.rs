@@ -41,28 +41,57 @@ pub struct Config {
     pub ingest: IngestConfig,
 }
 
-/// `[server]`: where the HTTP endpoint listens.
+/// `[server]`: where the HTTP endpoint listens, and the limits that keep a slow or greedy
+/// client from tying it up.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServerConfig {
     /// Address of `/metrics`, `/healthz`, `/readyz` and the ingest endpoint.
     #[serde(default = "ServerConfig::default_listen")]
     pub listen: SocketAddr,
+    /// Longest a request may take from its first header byte to its answer, body included;
+    /// past it the client gets a 408 and the connection is closed.
+    #[serde(default = "ServerConfig::default_request_timeout")]
+    pub request_timeout: Duration,
+    /// Open connections beyond this wait in the kernel's accept queue, so memory held by
+    /// in-flight bodies stays bounded.
+    #[serde(default = "ServerConfig::default_max_connections")]
+    pub max_connections: usize,
 }
 
 impl ServerConfig {
     fn default_listen() -> SocketAddr {
         SocketAddr::from(([0, 0, 0, 0], 9464))
     }
+
+    /// Long enough for an on-demand `/probe` at the default probe timeout (30 s).
+    fn default_request_timeout() -> Duration {
+        Duration::from_secs(60)
+    }
+
+    fn default_max_connections() -> usize {
+        512
+    }
 }
 
 impl Default for ServerConfig {
     fn default() -> Self {
-        Self { listen: Self::default_listen() }
+        Self {
+            listen: Self::default_listen(),
+            request_timeout: Self::default_request_timeout(),
+            max_connections: Self::default_max_connections(),
+        }
     }
 }
 
-impl Section for ServerConfig {}
+impl Section for ServerConfig {
+    fn validate(&self, findings: &mut Findings) {
+        findings.check_period("request_timeout", self.request_timeout, Duration::from_secs(5));
+        if !(1..=65_536).contains(&self.max_connections) {
+            findings.error("max_connections", "must be between 1 and 65536");
+        }
+    }
+}
 
 /// What every config section can say about itself beyond what serde checks.
 pub trait Section {

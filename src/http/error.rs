@@ -10,6 +10,9 @@ use serde_json::json;
 #[derive(Debug)]
 pub enum ApiError {
     NotFound,
+    MethodNotAllowed,
+    /// The request (headers to answer, body included) took longer than the server allows.
+    RequestTimeout,
     BadRequest(String),
     /// One event (or the body, or a header) of an ingest request is invalid: `index` is the
     /// event's place in `events` (`None` for a single event), `field` the field at fault, and
@@ -33,6 +36,8 @@ impl ApiError {
     fn status_and_code(&self) -> (StatusCode, &'static str) {
         match self {
             ApiError::NotFound => (StatusCode::NOT_FOUND, "not_found"),
+            ApiError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
+            ApiError::RequestTimeout => (StatusCode::REQUEST_TIMEOUT, "request_timeout"),
             ApiError::BadRequest(_) | ApiError::InvalidEvent { .. } => (StatusCode::BAD_REQUEST, "invalid_request"),
             ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
             ApiError::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
@@ -46,6 +51,8 @@ impl ApiError {
     fn message(&self) -> String {
         match self {
             ApiError::NotFound => "no such endpoint; see /metrics, /healthz, /readyz".into(),
+            ApiError::MethodNotAllowed => "method not allowed on this endpoint".into(),
+            ApiError::RequestTimeout => "request not completed in time".into(),
             ApiError::BadRequest(m)
             | ApiError::InvalidEvent { message: m, .. }
             | ApiError::PayloadTooLarge(m)
@@ -73,6 +80,10 @@ impl IntoResponse for ApiError {
             }
             ApiError::Unauthorized => {
                 response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            // The client was too slow to be worth a keep-alive.
+            ApiError::RequestTimeout => {
+                response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
             }
             _ => {}
         }

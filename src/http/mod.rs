@@ -1,5 +1,6 @@
 //! The daemon's HTTP surface: `/metrics`, `/healthz`, `/readyz`, and whatever routes the layers
-//! add (the ingest endpoint, on-demand probes). Everything else is a JSON 404.
+//! add (the ingest endpoint, on-demand probes). Everything else is a JSON 404 (or 405), and no
+//! request outlives `[server] request_timeout`.
 
 mod error;
 pub mod serve;
@@ -10,8 +11,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use prometheus_client::registry::Registry;
@@ -20,12 +22,9 @@ use serde_json::json;
 use crate::readiness::Readiness;
 use crate::telemetry::render::{self, Format};
 
-/// Requests larger than this are refused before a handler sees them. Layers that accept
-/// bodies (ingest) set their own, tighter or looser, limit on their routes.
+/// The body limit for any route that reads its body through axum's extractors. Routes that
+/// read bodies themselves (ingest) enforce their own limit; the others never read one.
 pub const DEFAULT_BODY_LIMIT: usize = 64 * 1024;
-
-/// No request may hold a connection (and so shutdown) longer than this.
-pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// What the core routes read.
 #[derive(Clone)]
@@ -34,8 +33,9 @@ pub struct AppState {
     pub readiness: Readiness,
 }
 
-/// The core routes merged with the layers' routes, with the body limit and the JSON 404.
-pub fn router(state: AppState, layer_routes: Router) -> Router {
+/// The core routes merged with the layers' routes, with the body limit, the request deadline
+/// and JSON errors for unknown paths and methods.
+pub fn router(state: AppState, layer_routes: Router, request_timeout: Duration) -> Router {
     Router::new()
         .route("/metrics", get(metrics))
         .route("/healthz", get(healthz))
@@ -43,7 +43,19 @@ pub fn router(state: AppState, layer_routes: Router) -> Router {
         .with_state(state)
         .merge(layer_routes)
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(DEFAULT_BODY_LIMIT))
+        .layer(middleware::from_fn(move |req: Request, next: Next| deadline(request_timeout, req, next)))
+}
+
+/// Bounds the whole handler, body reading included, so a client trickling a body byte by byte
+/// cannot hold a connection (and its buffer) open; the header read has its own timeout in
+/// [`serve`].
+async fn deadline(limit: Duration, req: Request, next: Next) -> Response {
+    match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::RequestTimeout.into_response(),
+    }
 }
 
 async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
@@ -75,4 +87,8 @@ async fn readyz(State(state): State<AppState>) -> Response {
 
 async fn not_found() -> ApiError {
     ApiError::NotFound
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::MethodNotAllowed
 }

@@ -3,6 +3,7 @@
 //! open for free, and a bounded graceful drain on shutdown.
 
 use std::convert::Infallible;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -12,6 +13,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 
@@ -22,13 +24,22 @@ pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Serves `router` on `listener` until `shutdown` is cancelled, then drains open connections
-/// for at most [`DRAIN_TIMEOUT`].
-pub async fn serve(listener: TcpListener, router: Router, shutdown: CancellationToken) {
+/// for at most [`DRAIN_TIMEOUT`]. At most `max_connections` are open at once; further clients
+/// wait in the listen backlog rather than costing memory here.
+pub async fn serve(listener: TcpListener, router: Router, max_connections: usize, shutdown: CancellationToken) {
     let graceful = GracefulShutdown::new();
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new()).header_read_timeout(HEADER_READ_TIMEOUT).keep_alive(true);
+    let slots = Arc::new(Semaphore::new(max_connections.max(1)));
 
     loop {
+        let permit = tokio::select! {
+            _ = shutdown.cancelled() => break,
+            permit = slots.clone().acquire_owned() => match permit {
+                Ok(p) => p,
+                Err(_) => break,
+            },
+        };
         let (stream, peer) = tokio::select! {
             _ = shutdown.cancelled() => break,
             accepted = listener.accept() => match accepted {
@@ -52,6 +63,7 @@ pub async fn serve(listener: TcpListener, router: Router, shutdown: Cancellation
             if let Err(e) = conn.await {
                 tracing::debug!(%peer, error = %e, "connection ended with an error");
             }
+            drop(permit);
         });
     }
 
