@@ -300,7 +300,9 @@ async fn an_unreachable_page_is_a_network_error_and_the_daemon_serves_on() {
     let daemon = Daemon::start(&config(&[page_config("down", &feed, "")])).await;
     let m = eventually(daemon.addr, WAIT, "network errors", |m| polls(m, "down", "network_error") >= 3.0).await;
     m.assert_value(UP, &[("page", "down")], 0.0);
-    m.assert_value("claudewatch_status_last_success_timestamp_seconds", &[("page", "down")], 0.0);
+    // No data yet: the timestamps are absent, not 0 (which `time() - x` would read as 56 years).
+    m.assert_absent("claudewatch_status_last_success_timestamp_seconds", &[("page", "down")]);
+    m.assert_absent("claudewatch_status_last_update_timestamp_seconds", &[("page", "down")]);
     m.assert_value(ACTIVE, &[("page", "down")], 0.0);
     let ready = client().get(daemon.url("/readyz")).send().await.unwrap();
     assert_eq!(ready.status(), 200, "a vendor page being down does not make the daemon unready");
@@ -541,6 +543,10 @@ async fn incident_changes_are_logged_with_title_and_link() {
     assert_eq!(about[1]["from"], "investigating");
     assert_eq!(about[1]["state"], "identified");
     assert_eq!(about[2]["state"], "resolved");
+    // The end says how long the daemon watched it: seconds, on a test that takes a few.
+    let seen_for = about[2]["seen_for"].as_str().unwrap_or_else(|| panic!("no seen_for: {:#?}", about[2]));
+    let seen_for = humantime::parse_duration(seen_for).unwrap();
+    assert!(seen_for < WAIT * 3, "{seen_for:?}");
     sim.stop().await;
 }
 

@@ -8,6 +8,7 @@
 
 mod duration;
 mod load;
+pub mod url;
 
 pub use duration::Duration;
 pub use load::{Diagnostic, Severity};

@@ -3,6 +3,7 @@
 use reqwest::Url;
 use serde::{Deserialize, Serialize};
 
+use crate::config::url::parse_http_url;
 use crate::config::{Duration, Findings, Section};
 
 /// The longest target name: names are label values and `/probe?name=` arguments.
@@ -159,19 +160,11 @@ fn check_name(name: &str, findings: &mut Findings) {
     }
 }
 
-/// An absolute http(s) URL without credentials, query or fragment (`base` URLs get a path
-/// appended, so a query would end up in the wrong place).
+/// An absolute http(s) URL without credentials ([`parse_http_url`]), and for `base` URLs
+/// without query or fragment (they get a path appended, so a query would end up in the wrong
+/// place).
 fn check_url(raw: &str, base: bool) -> Result<Url, String> {
-    let url = Url::parse(raw).map_err(|e| format!("{raw:?} is not a valid URL: {e}"))?;
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err(format!("{raw:?} must be an http:// or https:// URL"));
-    }
-    if url.host().is_none() {
-        return Err(format!("{raw:?} has no host"));
-    }
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err("must not carry credentials (user:password@); keys come from the environment".into());
-    }
+    let url = parse_http_url(raw)?;
     if base && (url.query().is_some() || url.fragment().is_some()) {
         return Err(format!("{raw:?} must not have a query or fragment: /v1/messages is appended to it"));
     }

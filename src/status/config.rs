@@ -1,8 +1,8 @@
 //! `[[status_page]]`: which Statuspage feeds to watch and how.
 
-use reqwest::Url;
 use serde::{Deserialize, Serialize};
 
+use crate::config::url::check_http_url;
 use crate::config::{Duration, Findings, Section};
 
 /// Real history feeds are 20–100 KB; the summary JSON of a big page a few hundred KB.
@@ -63,18 +63,6 @@ impl StatusPageConfig {
     }
 }
 
-/// An http(s) URL with a host, or what is wrong with it.
-pub(crate) fn parse_http_url(raw: &str) -> Result<Url, String> {
-    let url = Url::parse(raw.trim()).map_err(|e| format!("invalid URL {raw:?}: {e}"))?;
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err(format!("URL {raw:?} must use http or https, not {}", url.scheme()));
-    }
-    if url.host_str().is_none_or(str::is_empty) {
-        return Err(format!("URL {raw:?} has no host"));
-    }
-    Ok(url)
-}
-
 impl Section for StatusPageConfig {
     fn validate(&self, findings: &mut Findings) {
         if self.name.is_empty() {
@@ -90,13 +78,9 @@ impl Section for StatusPageConfig {
                 ),
             );
         }
-        if let Err(e) = parse_http_url(&self.feed_url) {
-            findings.error("feed_url", e);
-        }
-        if let Some(summary) = &self.summary_url
-            && let Err(e) = parse_http_url(summary)
-        {
-            findings.error("summary_url", e);
+        check_http_url(findings, "feed_url", &self.feed_url);
+        if let Some(summary) = &self.summary_url {
+            check_http_url(findings, "summary_url", summary);
         }
         findings.check_period("interval", self.interval, Duration::from_secs(30));
         findings.check_period("timeout", self.timeout, Duration::from_secs(1));
@@ -154,9 +138,15 @@ mod tests {
     fn invalid_tables_are_located_errors() {
         let head = "[[status_page]]\nname = \"a\"\n";
         let cases: &[(&str, usize, &str)] = &[
-            ("feed_url = \"ftp://x/history.atom\"\n", 3, "must use http or https"),
-            ("feed_url = \"not a url\"\n", 3, "invalid URL"),
-            ("feed_url = \"http://127.0.0.1:1/\"\nsummary_url = \"file:///etc/passwd\"\n", 4, "must use http or https"),
+            ("feed_url = \"ftp://x/history.atom\"\n", 3, "http:// or https://"),
+            ("feed_url = \"not a url\"\n", 3, "not a valid URL"),
+            ("feed_url = \"http://127.0.0.1:1/\"\nsummary_url = \"file:///etc/passwd\"\n", 4, "http:// or https://"),
+            ("feed_url = \"http://u:hunter2@127.0.0.1:1/\"\n", 3, "credentials"),
+            (
+                "feed_url = \"http://127.0.0.1:1/\"\nsummary_url = \"https://token@127.0.0.1:1/s.json\"\n",
+                4,
+                "credentials",
+            ),
             ("feed_url = \"http://127.0.0.1:1/\"\ninterval = \"0s\"\n", 4, "greater than zero"),
             ("feed_url = \"http://127.0.0.1:1/\"\ntimeout = \"0s\"\n", 4, "greater than zero"),
             ("feed_url = \"http://127.0.0.1:1/\"\nmax_body_bytes = 0\n", 4, "greater than zero"),
@@ -169,6 +159,7 @@ mod tests {
                 found.iter().any(|(s, l, m)| *s == Severity::Error && l == line && m.contains(needle)),
                 "{rest:?}: expected an error on line {line} containing {needle:?}, got {found:?}"
             );
+            assert!(found.iter().all(|(_, _, m)| !m.contains("hunter2")), "a password repeated: {found:?}");
         }
         let bad_name = diagnostics("[[status_page]]\nname = \"a b\"\nfeed_url = \"http://127.0.0.1:1/\"\n");
         assert!(

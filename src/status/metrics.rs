@@ -102,7 +102,7 @@ impl StatusMetrics {
         };
         registry.register(
             "claudewatch_status_incidents_active",
-            "Incidents on the status page whose newest update is investigating, identified, monitoring or update (maintenance excluded)",
+            "Incidents on the status page that are open: their newest update naming a status is investigating, identified or monitoring, or all their updates are `update` (an `update` or unknown state keeps the status before it; maintenance excluded)",
             m.incidents_active.clone(),
         );
         registry.register(
@@ -127,7 +127,7 @@ impl StatusMetrics {
         );
         registry.register_with_unit(
             "claudewatch_status_last_update_timestamp",
-            "Time of the newest update in the feed, as Unix time",
+            "Time of the newest update in the feed, as Unix time; absent until a feed with a dated update has been read",
             Unit::Seconds,
             m.last_update.clone(),
         );
@@ -155,7 +155,7 @@ impl StatusMetrics {
         );
         registry.register_with_unit(
             "claudewatch_status_last_success_timestamp",
-            "When a feed poll last returned usable data (a new body or a 304), as Unix time; 0 before the first",
+            "When a feed poll last returned usable data (a new body or a 304), as Unix time; absent until the first",
             Unit::Seconds,
             m.last_success.clone(),
         );
@@ -188,7 +188,9 @@ pub struct PageMetrics {
 
 impl PageMetrics {
     /// Binds `page` and pre-creates its bounded series at zero, so rates and alerts work before
-    /// the first poll. The summary's series exist only for pages that have a summary URL.
+    /// the first poll. The summary's series exist only for pages that have a summary URL. The
+    /// timestamps are not pre-created: a 0 would read as "56 years ago" in `time() - x`; they
+    /// appear with their first value, as the probe layer's do.
     pub fn new(m: Arc<StatusMetrics>, page: &str, with_summary: bool) -> Self {
         let labels = PageLabels { page: page.to_owned() };
         let pm = Self { page: page.to_owned(), labels, m };
@@ -197,9 +199,7 @@ impl PageMetrics {
         let _ = pm.m.maintenances_active.get_or_create(l);
         let _ = pm.m.maintenances_upcoming.get_or_create(l);
         let _ = pm.m.incidents_seen.get_or_create(l);
-        let _ = pm.m.last_update.get_or_create(l);
         let _ = pm.m.poll_duration.get_or_create(l);
-        let _ = pm.m.last_success.get_or_create(l);
         let _ = pm.m.up.get_or_create(l);
         for result in PollResult::ALL {
             let _ = pm.m.polls.get_or_create(&pm.poll_labels(result));
@@ -305,4 +305,36 @@ impl PageMetrics {
 
 fn unix_seconds(t: SystemTime) -> f64 {
     t.duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(registry: &Registry) -> String {
+        let mut out = String::new();
+        prometheus_client::encoding::text::encode(&mut out, registry).unwrap();
+        out
+    }
+
+    /// A timestamp of 0 would read as 56 years old; the series appear with their first value.
+    #[test]
+    fn timestamps_are_absent_until_there_is_data() {
+        let mut registry = Registry::default();
+        let page = PageMetrics::new(StatusMetrics::register(&mut registry), "p", false);
+        page.feed_polled(PollResult::NetworkError, Duration::from_millis(5), SystemTime::now());
+        let before = text(&registry);
+        assert!(before.contains("claudewatch_status_up{page=\"p\"} 0"), "{before}");
+        assert!(!before.contains("timestamp_seconds{"), "{before}");
+
+        let at = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        page.feed_polled(PollResult::NotModified, Duration::from_millis(5), at);
+        page.set_last_update(at - Duration::from_secs(60));
+        let after = text(&registry);
+        assert!(
+            after.contains("claudewatch_status_last_success_timestamp_seconds{page=\"p\"} 1700000000.0"),
+            "{after}"
+        );
+        assert!(after.contains("claudewatch_status_last_update_timestamp_seconds{page=\"p\"} 1699999940.0"), "{after}");
+    }
 }

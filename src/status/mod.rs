@@ -50,7 +50,8 @@ impl StatusLayer {
         let mut built = Vec::with_capacity(pages.len());
         for page in pages {
             let url = |raw: &str| {
-                config::parse_http_url(raw).map_err(|e| StartError(format!("status_page `{}`: {e}", page.name)))
+                crate::config::url::parse_http_url(raw)
+                    .map_err(|e| StartError(format!("status_page `{}`: {e}", page.name)))
             };
             let metrics = PageMetrics::new(families.clone(), &page.name, page.summary_url.is_some());
             let target = |u| Target {

@@ -3,7 +3,7 @@
 //! together, so logs and metrics never disagree.
 
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use super::feed::{Feed, Incident, Kind, Phase, State};
 use super::metrics::{InfoLabels, PageMetrics};
@@ -20,10 +20,11 @@ const MAX_REMEMBERED: usize = 10_000;
 
 /// One entry of the latest feed.
 #[derive(Clone, Debug)]
-pub struct Tracked {
-    pub incident: Incident,
-    /// When this daemon first saw it (the first poll's time for those already there).
-    pub first_seen: SystemTime,
+struct Tracked {
+    incident: Incident,
+    /// When this daemon first saw it (the first poll's time for those already there); the log
+    /// line of its end says how long it was watched.
+    first_seen: SystemTime,
     /// Its info series while it is active.
     info: Option<InfoLabels>,
 }
@@ -79,11 +80,6 @@ impl Tracker {
         }
     }
 
-    /// The entries of the latest feed.
-    pub fn entries(&self) -> impl Iterator<Item = &Tracked> {
-        self.current.values()
-    }
-
     /// Takes in a freshly parsed feed: updates every status metric of the page and logs each
     /// change. Returns the changes (for tests).
     pub fn apply(&mut self, feed: &Feed, now: SystemTime, metrics: &PageMetrics) -> Vec<Change> {
@@ -99,6 +95,7 @@ impl Tracker {
             let id = incident.id.clone();
             let previous = self.current.remove(&id);
             let new_to_us = self.remember(&id);
+            let first_seen = previous.as_ref().map_or(now, |p| p.first_seen);
 
             let change = match &previous {
                 _ if baseline => matches!(incident.phase, Phase::Active | Phase::Upcoming)
@@ -122,7 +119,7 @@ impl Tracker {
                 }
             };
             if let Some(change) = &change {
-                log_change(&self.page, change, &incident);
+                log_change(&self.page, change, &incident, seen_for(first_seen, now));
             }
             changes.extend(change);
 
@@ -138,7 +135,6 @@ impl Tracker {
                     metrics.info_show(new);
                 }
             }
-            let first_seen = previous.map_or(now, |p| p.first_seen);
             next.insert(id, Tracked { incident, first_seen, info: wanted });
         }
 
@@ -147,17 +143,21 @@ impl Tracker {
             if let Some(info) = &gone.info {
                 metrics.info_remove(info);
                 let change = Change::LeftFeed { id };
-                log_change(&self.page, &change, &gone.incident);
+                log_change(&self.page, &change, &gone.incident, seen_for(gone.first_seen, now));
                 changes.push(change);
             }
         }
         self.current = next;
         self.has_baseline = true;
 
+        // Counted over the deduplicated entries, so the counts agree with the info series.
+        let count = |kind: Kind, phase: Phase| {
+            self.current.values().filter(|t| t.incident.kind == kind && t.incident.phase == phase).count()
+        };
         metrics.set_counts(
-            feed.active_incidents().count(),
-            feed.active_maintenances().count(),
-            feed.upcoming_maintenances().count(),
+            count(Kind::Incident, Phase::Active),
+            count(Kind::Maintenance, Phase::Active),
+            count(Kind::Maintenance, Phase::Upcoming),
         );
         if let Some(newest) = feed.newest_update() {
             metrics.set_last_update(newest.into());
@@ -185,9 +185,17 @@ impl Tracker {
     }
 }
 
+/// How long this daemon has watched an entry, whole seconds in human form (`"42m 5s"`); for
+/// entries open at start-up this counts from the first poll.
+fn seen_for(first_seen: SystemTime, now: SystemTime) -> String {
+    let secs = now.duration_since(first_seen).unwrap_or_default().as_secs();
+    humantime::format_duration(Duration::from_secs(secs)).to_string()
+}
+
 /// The one log line per change, with the title and the link. The message is fixed per kind of
-/// change (`kind` tells incidents from maintenances), so log queries can match on it.
-fn log_change(page: &str, change: &Change, incident: &Incident) {
+/// change (`kind` tells incidents from maintenances), so log queries can match on it. The end
+/// of an open entry also says how long it was watched (`seen_for`).
+fn log_change(page: &str, change: &Change, incident: &Incident, seen_for: String) {
     let id = incident.id.as_str();
     let title = incident.title.as_str();
     let link = incident.link.as_deref().unwrap_or("");
@@ -205,10 +213,19 @@ fn log_change(page: &str, change: &Change, incident: &Incident) {
             tracing::info!(page, id, title, link, kind, from, state, "status page incident changed state");
         }
         Change::Ended { .. } => {
-            tracing::info!(page, id, title, link, kind, state, "status page incident ended");
+            tracing::info!(page, id, title, link, kind, state, seen_for, "status page incident ended");
         }
         Change::LeftFeed { .. } => {
-            tracing::info!(page, id, title, link, kind, state, "status page incident left the feed while open");
+            tracing::info!(
+                page,
+                id,
+                title,
+                link,
+                kind,
+                state,
+                seen_for,
+                "status page incident left the feed while open"
+            );
         }
     }
 }
@@ -264,7 +281,11 @@ mod tests {
         }
 
         fn apply(&mut self, entries: &[String]) -> Vec<Change> {
-            self.tracker.apply(&feed_of(entries), SystemTime::now(), &self.metrics)
+            self.apply_at(entries, SystemTime::now())
+        }
+
+        fn apply_at(&mut self, entries: &[String], now: SystemTime) -> Vec<Change> {
+            self.tracker.apply(&feed_of(entries), now, &self.metrics)
         }
 
         fn text(&self) -> String {
@@ -375,6 +396,43 @@ mod tests {
             f.lines("claudewatch_status_incidents_seen_total"),
             ["claudewatch_status_incidents_seen_total{page=\"p\"} 0"]
         );
+    }
+
+    /// A feed that lists the same entry twice: one info series, and the counts agree with it.
+    #[test]
+    fn a_duplicate_entry_is_counted_once() {
+        let mut f = Fixture::new();
+        f.apply(&[]);
+        let twice = entry("dup", "Listed twice", &["Investigating"]);
+        let m = entry("m", "Maintenance twice", &["In progress"]);
+        let later = entry("up", "Later", &["Scheduled"]);
+        let changes = f.apply(&[twice.clone(), twice, m.clone(), m, later.clone(), later]);
+        assert_eq!(changes.len(), 3, "{changes:?}");
+        assert_eq!(f.lines("claudewatch_status_incident_info").len(), 2);
+        for family in [
+            "claudewatch_status_incidents_active",
+            "claudewatch_status_maintenances_active",
+            "claudewatch_status_maintenances_upcoming",
+        ] {
+            assert_eq!(f.lines(family), [format!("{family}{{page=\"p\"}} 1")]);
+        }
+    }
+
+    /// First-seen survives the polls after it, so the end can say how long it was watched.
+    #[test]
+    fn first_seen_is_kept_from_the_first_poll_that_saw_it() {
+        let mut f = Fixture::new();
+        let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        f.apply_at(&[], t0);
+        let open = |states: &[&str]| entry("i", "Slow", states);
+        let t1 = t0 + Duration::from_secs(60);
+        f.apply_at(&[open(&["Investigating"])], t1);
+        let t2 = t1 + Duration::from_secs(42 * 60 + 5);
+        f.apply_at(&[open(&["Identified", "Investigating"])], t2);
+        assert_eq!(f.tracker.current["i"].first_seen, t1);
+        assert_eq!(seen_for(f.tracker.current["i"].first_seen, t2), "42m 5s");
+        // A clock that stepped back says 0s rather than failing.
+        assert_eq!(seen_for(t2, t1), "0s");
     }
 
     #[test]
