@@ -59,6 +59,39 @@ async fn bounded_series_exist_at_zero_before_any_event() {
     daemon.stop().await;
 }
 
+/// `[ingest] services`: their series are scraped at 0 before their first event (so that
+/// `increase()` counts that event), and they take their place under `max_services`.
+#[tokio::test]
+async fn listed_services_exist_at_zero_from_start_up() {
+    let daemon = Daemon::start(&config("max_services = 3\nservices = [\"checkout\", \"search\"]")).await;
+    let m = daemon.scrape().await;
+    for service in ["checkout", "search"] {
+        for class in ["overloaded", "connection", "rate_limited", "server_error", "timeout", "client_error", "auth"] {
+            m.assert_value(RETRIES, &[("service", service), ("class", class)], 0.0);
+            m.assert_value(EXHAUSTED, &[("service", service), ("class", class)], 0.0);
+        }
+        for outcome in ["success", "exhausted", "failure"] {
+            m.assert_value(CALLS, &[("service", service), ("outcome", outcome)], 0.0);
+        }
+        m.assert_value("claudewatch_client_attempts_count", &[("service", service)], 0.0);
+    }
+    assert!(!m.text.contains("service=\"other\""), "{}", m.text);
+
+    let batch = json!({"events": [
+        {"service": "checkout", "outcome": "exhausted", "class": "overloaded", "count": 16},
+        {"service": "unlisted", "outcome": "exhausted", "class": "overloaded"},
+        {"service": "one-too-many", "outcome": "exhausted", "class": "overloaded"},
+    ]});
+    assert_eq!(post(&daemon, &batch).await, (202, json!({"accepted": 3})));
+    let m = daemon.scrape().await;
+    m.assert_value(EXHAUSTED, &[("service", "checkout"), ("class", "overloaded")], 16.0);
+    m.assert_value(EXHAUSTED, &[("service", "unlisted"), ("class", "overloaded")], 1.0);
+    m.assert_value(EXHAUSTED, &[("service", "other"), ("class", "overloaded")], 1.0);
+    m.assert_value(OVERFLOW, &[("label", "service")], 1.0);
+    m.assert_value(EXHAUSTED, &[("service", "search"), ("class", "overloaded")], 0.0);
+    daemon.stop().await;
+}
+
 #[tokio::test]
 async fn valid_single_events_and_batches_are_counted_exactly() {
     let daemon = Daemon::start(&config("")).await;
@@ -496,6 +529,43 @@ fn bearer_tokens_on_the_real_binary() {
     let logs = daemon.logs().join("\n");
     assert!(logs.contains("ingest requires a bearer token"), "{logs}");
     assert!(!logs.contains("tok-alpha") && !logs.contains("tok-beta"), "tokens never reach the logs:\n{logs}");
+}
+
+/// An `Idempotency-Key` belongs to the client whose token sent it: another client reusing the
+/// key (by accident or on purpose) has its own batch counted, and cannot suppress the first
+/// client's resend either.
+#[test]
+fn idempotency_keys_are_scoped_by_token() {
+    let file = config_file(&config("tokens_env = \"CW_TEST_INGEST_TOKENS\""));
+    let daemon = BinaryDaemon::spawn(file.path(), &[("CW_TEST_INGEST_TOKENS", "tok-alice-1, tok-bob-2")]);
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let url = format!("http://{}/v1/events", daemon.addr);
+    let send = |token: &str, service: &str| {
+        let body = json!({"events": [
+            {"service": service, "outcome": "exhausted", "class": "overloaded", "count": 3},
+        ]});
+        let request = client()
+            .post(&url)
+            .header("content-type", "application/json")
+            .header("authorization", format!("Bearer {token}"))
+            .header("idempotency-key", "batch-0001")
+            .body(body.to_string());
+        rt.block_on(async {
+            let r = request.send().await.unwrap();
+            let status = r.status().as_u16();
+            (status, serde_json::from_str::<Value>(&r.text().await.unwrap()).unwrap())
+        })
+    };
+    assert_eq!(send("tok-alice-1", "alice"), (202, json!({"accepted": 1})));
+    assert_eq!(send("tok-bob-2", "bob"), (202, json!({"accepted": 1})), "bob's batch is not alice's resend");
+    assert_eq!(send("tok-alice-1", "alice"), (202, json!({"accepted": 1, "duplicate": true})));
+    assert_eq!(send("tok-bob-2", "bob"), (202, json!({"accepted": 1, "duplicate": true})));
+
+    let metrics = rt.block_on(common::scrape(daemon.addr));
+    metrics.assert_value(EXHAUSTED, &[("service", "alice"), ("class", "overloaded")], 3.0);
+    metrics.assert_value(EXHAUSTED, &[("service", "bob"), ("class", "overloaded")], 3.0);
+    metrics.assert_value(REJECTED, &[("reason", "duplicate")], 2.0);
+    metrics.assert_value(EVENTS, &[("result", "accepted")], 2.0);
 }
 
 #[test]

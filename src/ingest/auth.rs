@@ -4,7 +4,18 @@
 use std::fmt;
 
 use axum::http::HeaderValue;
-use subtle::{Choice, ConstantTimeEq};
+use subtle::{Choice, ConditionallySelectable, ConstantTimeEq};
+
+/// Which client an authorized request came from: the position of its token in `tokens_env`,
+/// or the same value for everyone when authentication is off. It tells clients apart (the
+/// idempotency keys are scoped by it) without holding anything secret.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ClientId(pub(super) u32);
+
+impl ClientId {
+    /// Every client of an endpoint without tokens.
+    pub const ANYONE: ClientId = ClientId(0);
+}
 
 /// Who may post events.
 pub enum Auth {
@@ -42,21 +53,25 @@ impl Auth {
         if tokens.is_empty() { Auth::Misconfigured } else { Auth::Tokens(tokens) }
     }
 
-    /// Whether a request with this `Authorization` header may post.
-    pub fn allows(&self, authorization: Option<&HeaderValue>) -> bool {
+    /// Who sent a request with this `Authorization` header, or `None` when it may not post.
+    pub fn authorize(&self, authorization: Option<&HeaderValue>) -> Option<ClientId> {
         let tokens = match self {
-            Auth::Open => return true,
-            Auth::Misconfigured => return false,
+            Auth::Open => return Some(ClientId::ANYONE),
+            Auth::Misconfigured => return None,
             Auth::Tokens(tokens) => tokens,
         };
-        let Some(presented) = authorization.and_then(|v| bearer(v.as_bytes())) else { return false };
-        // Compare against every token without stopping at a match, so the time taken does not
-        // tell which token (or how much of one) matched. Only the lengths can leak.
+        let presented = authorization.and_then(|v| bearer(v.as_bytes()))?;
+        // Compare against every token without stopping at a match, and pick the matching
+        // index without a branch, so the time taken does not tell which token (or how much of
+        // one) matched. Only the lengths can leak.
         let mut ok = Choice::from(0);
-        for token in tokens {
-            ok |= token.as_ref().ct_eq(presented);
+        let mut index = 0u32;
+        for (i, token) in tokens.iter().enumerate() {
+            let equal = token.as_ref().ct_eq(presented);
+            index.conditional_assign(&(i as u32), equal);
+            ok |= equal;
         }
-        ok.into()
+        bool::from(ok).then_some(ClientId(index))
     }
 }
 
@@ -84,6 +99,23 @@ mod tests {
 
     fn header(v: &str) -> HeaderValue {
         HeaderValue::from_str(v).unwrap()
+    }
+
+    impl Auth {
+        fn allows(&self, authorization: Option<&HeaderValue>) -> bool {
+            self.authorize(authorization).is_some()
+        }
+    }
+
+    #[test]
+    fn each_token_is_its_own_client() {
+        let a = auth(Some("alpha,beta,gamma"));
+        let ids: Vec<_> = ["alpha", "beta", "gamma"].map(|t| a.authorize(Some(&header(&format!("Bearer {t}"))))).into();
+        assert_eq!(ids, [Some(ClientId(0)), Some(ClientId(1)), Some(ClientId(2))]);
+        assert_eq!(a.authorize(Some(&header("Bearer delta"))), None);
+        let open = Auth::from_config(None, |_| None);
+        assert_eq!(open.authorize(None), Some(ClientId::ANYONE));
+        assert_eq!(open.authorize(Some(&header("Bearer alpha"))), Some(ClientId::ANYONE));
     }
 
     #[test]

@@ -462,15 +462,23 @@ fn required_name<'de>(value: Option<Value<'de>>, field: &str) -> Result<Cow<'de,
         Some(Value::Str(s)) => s,
         Some(other) => return Err(format!("must be a string, got {}", other.kind())),
     };
+    check_name(&s, field)?;
+    Ok(s)
+}
+
+/// The rule for a service or model name, shared by events and the config's `services` list:
+/// 1–64 characters of `A-Za-z0-9_.:-`, and not the overflow value. `field` names what it is
+/// ("service", "model") in the message.
+pub fn check_name(s: &str, field: &str) -> Result<(), String> {
     if s.is_empty() || s.len() > MAX_NAME_LEN || !s.bytes().all(is_name_byte) {
-        return Err(format!("must be 1–{MAX_NAME_LEN} characters of A-Za-z0-9_.:-; got {:?}", truncate(&s, 80)));
+        return Err(format!("must be 1–{MAX_NAME_LEN} characters of A-Za-z0-9_.:-; got {:?}", truncate(s, 80)));
     }
     if s == OVERFLOW_VALUE {
         return Err(format!(
             "{OVERFLOW_VALUE:?} is reserved: it is where {field}s beyond the configured maximum are counted"
         ));
     }
-    Ok(s)
+    Ok(())
 }
 
 fn is_name_byte(b: u8) -> bool {

@@ -1,5 +1,9 @@
 //! `Idempotency-Key`: a key seen within the window is answered again without counting twice.
 //!
+//! Keys are scoped by the client that sent them ([`ClientId`]: which configured token it
+//! presented), so one client reusing another's key cannot suppress that client's batch. With
+//! authentication off every client shares one scope.
+//!
 //! Memory is bounded twice over: keys are at most [`MAX_KEY_LEN`] bytes, and at most `capacity`
 //! keys are remembered; past that the oldest key is forgotten early (a resend of a batch that
 //! old would then count again, which the README states). Keys expire after the window.
@@ -7,6 +11,8 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+use super::auth::ClientId;
 
 /// How long a key is remembered.
 pub const WINDOW: Duration = Duration::from_secs(600);
@@ -39,18 +45,24 @@ pub struct SeenKeys {
 
 #[derive(Debug, Default)]
 struct Inner {
-    /// Key → when it was first accepted.
-    when: HashMap<Arc<str>, Instant>,
-    /// The same keys in the order they were accepted, for expiry and eviction.
-    order: VecDeque<(Instant, Arc<str>)>,
+    /// Client → key → when it was first accepted. A map per client (there are as many as
+    /// configured tokens) lets a lookup borrow the request's key instead of building one.
+    when: HashMap<ClientId, HashMap<Arc<str>, Instant>>,
+    /// The same keys in the order they were accepted, for expiry and eviction; also their
+    /// number, since every remembered key is here exactly once.
+    order: VecDeque<(Instant, ClientId, Arc<str>)>,
 }
 
 impl Inner {
     fn forget_front(&mut self) {
-        if let Some((at, key)) = self.order.pop_front()
-            && self.when.get(&key) == Some(&at)
+        let Some((at, client, key)) = self.order.pop_front() else { return };
+        if let Some(keys) = self.when.get_mut(&client)
+            && keys.get(&key) == Some(&at)
         {
-            self.when.remove(&key);
+            keys.remove(&key);
+            if keys.is_empty() {
+                self.when.remove(&client);
+            }
         }
     }
 }
@@ -60,31 +72,32 @@ impl SeenKeys {
         Self { window, capacity: capacity.max(1), inner: Mutex::new(Inner::default()) }
     }
 
-    /// Records `key` as accepted at `now` and returns `false`, or returns `true` when it was
-    /// already accepted within the window (and then records nothing).
-    pub fn check_and_insert(&self, key: &str, now: Instant) -> bool {
+    /// Records `key` of `client` as accepted at `now` and returns `false`, or returns `true`
+    /// when the same client's key was already accepted within the window (and then records
+    /// nothing).
+    pub fn check_and_insert(&self, client: ClientId, key: &str, now: Instant) -> bool {
         let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        while let Some((at, _)) = inner.order.front() {
+        while let Some((at, _, _)) = inner.order.front() {
             if now.saturating_duration_since(*at) < self.window {
                 break;
             }
             inner.forget_front();
         }
-        if inner.when.contains_key(key) {
+        if inner.when.get(&client).is_some_and(|keys| keys.contains_key(key)) {
             return true;
         }
-        while inner.when.len() >= self.capacity {
+        while inner.order.len() >= self.capacity {
             inner.forget_front();
         }
         let key: Arc<str> = Arc::from(key);
-        inner.when.insert(Arc::clone(&key), now);
-        inner.order.push_back((now, key));
+        inner.when.entry(client).or_default().insert(Arc::clone(&key), now);
+        inner.order.push_back((now, client, key));
         false
     }
 
     /// Keys currently remembered.
     pub fn len(&self) -> usize {
-        self.inner.lock().unwrap_or_else(|p| p.into_inner()).when.len()
+        self.inner.lock().unwrap_or_else(|p| p.into_inner()).order.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -96,14 +109,16 @@ impl SeenKeys {
 mod tests {
     use super::*;
 
+    const A: ClientId = ClientId::ANYONE;
+
     #[test]
     fn a_key_is_a_duplicate_within_the_window_only() {
         let seen = SeenKeys::new(Duration::from_secs(10), 100);
         let t0 = Instant::now();
-        assert!(!seen.check_and_insert("k", t0));
-        assert!(seen.check_and_insert("k", t0 + Duration::from_secs(9)));
-        assert!(!seen.check_and_insert("k", t0 + Duration::from_secs(10)), "expired after the window");
-        assert!(seen.check_and_insert("k", t0 + Duration::from_secs(11)));
+        assert!(!seen.check_and_insert(A, "k", t0));
+        assert!(seen.check_and_insert(A, "k", t0 + Duration::from_secs(9)));
+        assert!(!seen.check_and_insert(A, "k", t0 + Duration::from_secs(10)), "expired after the window");
+        assert!(seen.check_and_insert(A, "k", t0 + Duration::from_secs(11)));
         assert_eq!(seen.len(), 1);
     }
 
@@ -112,12 +127,12 @@ mod tests {
         let seen = SeenKeys::new(Duration::from_secs(600), 3);
         let t0 = Instant::now();
         for k in ["a", "b", "c", "d"] {
-            assert!(!seen.check_and_insert(k, t0));
+            assert!(!seen.check_and_insert(A, k, t0));
         }
         assert_eq!(seen.len(), 3);
-        assert!(seen.check_and_insert("d", t0));
-        assert!(seen.check_and_insert("b", t0));
-        assert!(!seen.check_and_insert("a", t0), "a was evicted");
+        assert!(seen.check_and_insert(A, "d", t0));
+        assert!(seen.check_and_insert(A, "b", t0));
+        assert!(!seen.check_and_insert(A, "a", t0), "a was evicted");
     }
 
     #[test]
@@ -125,10 +140,41 @@ mod tests {
         let seen = SeenKeys::new(Duration::from_secs(600), 1000);
         let t0 = Instant::now();
         for i in 0..50_000 {
-            seen.check_and_insert(&format!("key-{i}"), t0);
+            seen.check_and_insert(ClientId(i % 3), &format!("key-{i}"), t0);
         }
         assert_eq!(seen.len(), 1000);
-        assert_eq!(seen.inner.lock().unwrap().order.len(), 1000);
+        let inner = seen.inner.lock().unwrap();
+        assert_eq!(inner.when.values().map(HashMap::len).sum::<usize>(), 1000);
+    }
+
+    #[test]
+    fn keys_are_scoped_by_client() {
+        let seen = SeenKeys::new(Duration::from_secs(600), 100);
+        let t0 = Instant::now();
+        let (alice, bob) = (ClientId(0), ClientId(1));
+        assert!(!seen.check_and_insert(alice, "batch-1", t0));
+        assert!(!seen.check_and_insert(bob, "batch-1", t0), "bob's batch is not alice's resend");
+        assert!(seen.check_and_insert(alice, "batch-1", t0));
+        assert!(seen.check_and_insert(bob, "batch-1", t0));
+        assert_eq!(seen.len(), 2);
+    }
+
+    #[test]
+    fn eviction_and_expiry_work_across_clients() {
+        let seen = SeenKeys::new(Duration::from_secs(10), 2);
+        let t0 = Instant::now();
+        assert!(!seen.check_and_insert(ClientId(0), "k", t0));
+        assert!(!seen.check_and_insert(ClientId(1), "k", t0 + Duration::from_secs(1)));
+        assert!(!seen.check_and_insert(ClientId(2), "k", t0 + Duration::from_secs(2)), "evicts client 0's key");
+        assert!(!seen.check_and_insert(ClientId(0), "k", t0 + Duration::from_secs(3)), "client 0's key was evicted");
+        assert!(seen.check_and_insert(ClientId(2), "k", t0 + Duration::from_secs(4)));
+        assert_eq!(seen.len(), 2);
+        // Client 2's key (t0 + 2 s) has expired at t0 + 12 s, client 0's (t0 + 3 s) has not;
+        // client 1, whose only key was evicted, takes no memory.
+        assert!(!seen.check_and_insert(ClientId(2), "k", t0 + Duration::from_secs(12)), "expired");
+        assert!(seen.check_and_insert(ClientId(0), "k", t0 + Duration::from_secs(12)), "not yet expired");
+        let inner = seen.inner.lock().unwrap();
+        assert!(!inner.when.contains_key(&ClientId(1)), "{inner:?}");
     }
 
     #[test]

@@ -3,9 +3,12 @@
 //!
 //! The hot path never builds a label set: the first event of a service creates (at zero) every
 //! series that service can have and keeps handles on them, so later events are one map lookup
-//! under a read lock plus atomic adds. Services beyond `max_services` (models beyond
-//! `max_models`) share the series of the value `other`, and each such event is counted in
-//! `claudewatch_ingest_overflow_total{label}`; memory is bounded by the caps.
+//! under a read lock plus atomic adds. The services listed in `[ingest] services` get theirs at
+//! start-up instead, so that a scrape sees them at 0 before their first event (Prometheus's
+//! `increase()` cannot count the first value of a series that appears already above 0).
+//! Services beyond `max_services` (models beyond `max_models`) share the series of the value
+//! `other`, and each such event is counted in `claudewatch_ingest_overflow_total{label}`;
+//! memory is bounded by the caps.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -200,8 +203,19 @@ impl<T> Bounded<T> {
     /// The series of `value`, creating them with `make` if there is room; else those of
     /// `other`, and `true` for "overflowed".
     fn get(&self, value: &str, make: impl Fn(&str) -> T) -> (Arc<T>, bool) {
-        if let Some(series) = self.values.read().unwrap_or_else(|p| p.into_inner()).get(value) {
-            return (Arc::clone(series), false);
+        {
+            let values = self.values.read().unwrap_or_else(|p| p.into_inner());
+            if let Some(series) = values.get(value) {
+                return (Arc::clone(series), false);
+            }
+            // Values are never removed and are only added below the cap, so once the map is
+            // full an unknown value can never get its own series: go to `other` without
+            // queueing for the write lock (a flood of new names past the cap stays on the
+            // read path).
+            if values.len() >= self.cap {
+                drop(values);
+                return (self.other(make), true);
+            }
         }
         let mut values = self.values.write().unwrap_or_else(|p| p.into_inner());
         if let Some(series) = values.get(value) {
@@ -212,8 +226,13 @@ impl<T> Bounded<T> {
             values.insert(value.into(), Arc::clone(&series));
             return (series, false);
         }
+        // Another request filled the last slot between the two locks.
         drop(values);
-        (Arc::clone(self.other.get_or_init(|| Arc::new(make(OVERFLOW_VALUE)))), true)
+        (self.other(make), true)
+    }
+
+    fn other(&self, make: impl Fn(&str) -> T) -> Arc<T> {
+        Arc::clone(self.other.get_or_init(|| Arc::new(make(OVERFLOW_VALUE))))
     }
 }
 
@@ -232,8 +251,10 @@ pub struct IngestMetrics {
 }
 
 impl IngestMetrics {
-    /// Registers the families; the bounded combinations of the `ingest_*` families start at 0.
-    pub fn new(registry: &mut Registry, max_services: usize, max_models: usize) -> Self {
+    /// Registers the families; the bounded combinations of the `ingest_*` families start at 0,
+    /// and so does every series of each of `services` (which take their place under
+    /// `max_services`; the config has checked their names and number).
+    pub fn new(registry: &mut Registry, max_services: usize, max_models: usize, services: &[String]) -> Self {
         let events_family = Family::<ResultLabels, Counter>::default();
         let rejected_family = Family::<ReasonLabels, Counter>::default();
         let overflow_family = Family::<OverflowLabels, Counter>::default();
@@ -302,6 +323,9 @@ impl IngestMetrics {
             "Events whose service or model was counted under \"other\" because the configured maximum of distinct values was reached",
             overflow_family,
         );
+        for name in services {
+            metrics.services.get(name, |n| metrics.service_series(n));
+        }
         metrics
     }
 
@@ -434,7 +458,7 @@ mod tests {
     #[test]
     fn the_cap_sends_new_services_to_other_and_counts_the_overflow() {
         let mut registry = Registry::default();
-        let metrics = IngestMetrics::new(&mut registry, 2, 1);
+        let metrics = IngestMetrics::new(&mut registry, 2, 1, &[]);
         let events: Vec<_> =
             ["a", "b", "c", "d", "a"].iter().map(|s| event(s, Outcome::Retry, Some(ErrorClass::Overloaded))).collect();
         metrics.record(&events);
@@ -447,6 +471,108 @@ mod tests {
         assert!(!text.contains("service=\"c\""), "{text}");
         assert!(text.contains("claudewatch_ingest_overflow_total{label=\"service\"} 2\n"), "{text}");
         assert!(text.contains("claudewatch_ingest_events_total{result=\"accepted\"} 5\n"), "{text}");
+    }
+
+    #[test]
+    fn listed_services_exist_at_zero_from_the_start_and_count_toward_the_cap() {
+        let mut registry = Registry::default();
+        let listed = ["checkout".to_owned(), "search".to_owned()];
+        let metrics = IngestMetrics::new(&mut registry, 3, 1, &listed);
+        let text = render(&registry, Format::Classic);
+        for service in ["checkout", "search"] {
+            for class in ErrorClass::FAILURES {
+                let class = class.as_str();
+                for family in ["claudewatch_client_retries_total", "claudewatch_client_exhausted_total"] {
+                    let line = format!("{family}{{service=\"{service}\",class=\"{class}\"}} 0\n");
+                    assert!(text.contains(&line), "{line}{text}");
+                }
+            }
+            for outcome in CallOutcome::ALL {
+                let line = format!(
+                    "claudewatch_client_calls_total{{service=\"{service}\",outcome=\"{}\"}} 0\n",
+                    outcome.as_str()
+                );
+                assert!(text.contains(&line), "{line}{text}");
+            }
+            assert!(text.contains(&format!("claudewatch_client_attempts_count{{service=\"{service}\"}} 0\n")));
+        }
+        assert!(!text.contains("service=\"other\""), "{text}");
+
+        // One slot is left: the first unlisted service takes it, the next one is `other`.
+        let events: Vec<_> = ["new", "newer", "checkout"]
+            .iter()
+            .map(|s| event(s, Outcome::Exhausted, Some(ErrorClass::Timeout)))
+            .collect();
+        metrics.record(&events);
+        let text = render(&registry, Format::Classic);
+        for service in ["new", "other", "checkout"] {
+            let line = format!("claudewatch_client_exhausted_total{{service=\"{service}\",class=\"timeout\"}} 1\n");
+            assert!(text.contains(&line), "{line}{text}");
+        }
+        assert!(!text.contains("service=\"newer\""), "{text}");
+        assert!(text.contains("claudewatch_ingest_overflow_total{label=\"service\"} 1\n"), "{text}");
+    }
+
+    /// At the cap, an unknown value goes to `other` from under the read lock: it must not
+    /// queue for the write lock (here held off by a reader that does not let go).
+    #[test]
+    fn at_the_cap_a_new_value_does_not_wait_for_the_write_lock() {
+        let bounded = Bounded::<&'static str>::new(2);
+        for name in ["a", "b"] {
+            assert!(!bounded.get(name, |_| "series").1);
+        }
+        let reader = bounded.values.read().unwrap();
+        let (sent, received) = std::sync::mpsc::channel();
+        std::thread::scope(|scope| {
+            scope.spawn(|| {
+                let got = bounded.get("c", |n| if n == OVERFLOW_VALUE { "other" } else { "own" });
+                sent.send(got).unwrap();
+            });
+            // Generous: the fixed code answers in microseconds; the old one waits forever.
+            let got = received.recv_timeout(std::time::Duration::from_secs(10));
+            drop(reader);
+            let (series, overflowed) = got.expect("get blocked on the write lock at the cap");
+            assert_eq!((*series, overflowed), ("other", true));
+        });
+        // A known value still finds its own series, and the map did not grow.
+        assert_eq!(*bounded.get("a", |_| "new").0, "series");
+        assert_eq!(bounded.values.read().unwrap().len(), 2);
+    }
+
+    /// Many threads racing for the last slots: exactly `cap` values get their own series,
+    /// every call gets an answer, and each value always gets the same one.
+    #[test]
+    fn racing_for_the_last_slots_admits_exactly_the_cap() {
+        let bounded = Bounded::<String>::new(5);
+        let answers: Vec<Vec<(String, bool)>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..4)
+                .map(|t| {
+                    let bounded = &bounded;
+                    scope.spawn(move || {
+                        (0..200)
+                            .map(|i| {
+                                let name = format!("v{}", (i * 7 + t * 13) % 20);
+                                let (series, overflowed) = bounded.get(&name, str::to_owned);
+                                assert_eq!(overflowed, series.as_str() == OVERFLOW_VALUE);
+                                if !overflowed {
+                                    assert_eq!(*series, name);
+                                }
+                                (name, overflowed)
+                            })
+                            .collect()
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let own = bounded.values.read().unwrap().len();
+        assert_eq!(own, 5);
+        let admitted: std::collections::HashSet<&str> =
+            answers.iter().flatten().filter(|(_, o)| !o).map(|(n, _)| n.as_str()).collect();
+        assert_eq!(admitted.len(), 5, "{admitted:?}");
+        for (name, overflowed) in answers.iter().flatten() {
+            assert_eq!(*overflowed, !admitted.contains(name.as_str()), "{name} changed sides");
+        }
     }
 
     #[test]

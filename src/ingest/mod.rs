@@ -3,7 +3,7 @@
 //!
 //! - [`event`]: the event format and its validation (pure, unit-tested without sockets).
 //! - [`metrics`]: the families, the cardinality guard and the attempts histogram.
-//! - [`idempotency`]: the bounded set of recently seen `Idempotency-Key`s.
+//! - [`idempotency`]: the bounded set of recently seen `Idempotency-Key`s, per client.
 //! - [`auth`]: bearer tokens, compared in constant time.
 //!
 //! A request is checked in this order, and refused at the first problem: the bearer token
@@ -35,7 +35,7 @@ use crate::config::{Findings, Section};
 use crate::http::ApiError;
 use crate::readiness::Readiness;
 
-use self::auth::Auth;
+use self::auth::{Auth, ClientId};
 use self::event::Invalid;
 use self::idempotency::SeenKeys;
 use self::metrics::{IngestMetrics, RejectReason};
@@ -59,6 +59,10 @@ pub struct IngestConfig {
     /// Distinct models counted under their own name; later ones count as `other`.
     #[serde(default = "default_max_models")]
     pub max_models: usize,
+    /// Services whose series exist at 0 from start-up, so that `increase()` sees their first
+    /// events after a restart. They count toward `max_services`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub services: Vec<String>,
     /// Most events in one `{"events": [...]}` body.
     #[serde(default = "default_max_batch")]
     pub max_batch: usize,
@@ -96,6 +100,7 @@ impl Default for IngestConfig {
             tokens_env: None,
             max_services: default_max_services(),
             max_models: default_max_models(),
+            services: Vec::new(),
             max_batch: default_max_batch(),
             max_body_bytes: default_max_body_bytes(),
         }
@@ -119,11 +124,37 @@ impl Section for IngestConfig {
                 );
             }
         }
+        self.validate_services(findings);
         if self.max_batch == 0 || self.max_batch > MAX_BATCH_CEILING {
             findings.error("max_batch", format!("must be from 1 to {MAX_BATCH_CEILING}"));
         }
         if !(MIN_BODY_BYTES..=MAX_BODY_CEILING).contains(&self.max_body_bytes) {
             findings.error("max_body_bytes", format!("must be from {MIN_BODY_BYTES} to {MAX_BODY_CEILING} bytes"));
+        }
+    }
+}
+
+impl IngestConfig {
+    /// `services`: names as events must spell them, each once, and no more than fit under
+    /// `max_services` (the rest of the cap is left for services that are not listed).
+    fn validate_services(&self, findings: &mut Findings) {
+        let mut seen = std::collections::HashSet::new();
+        for name in &self.services {
+            if let Err(problem) = event::check_name(name, "service") {
+                findings.error("services", format!("service name {problem}"));
+            } else if !seen.insert(name.as_str()) {
+                findings.error("services", format!("{name:?} is listed twice"));
+            }
+        }
+        if self.max_services > 0 && self.services.len() > self.max_services {
+            findings.error(
+                "services",
+                format!(
+                    "lists {} services but max_services is {}: raise max_services or shorten the list",
+                    self.services.len(),
+                    self.max_services
+                ),
+            );
         }
     }
 }
@@ -173,7 +204,7 @@ impl IngestLayer {
         if !matches!(auth, Auth::Misconfigured) {
             ready.ready();
         }
-        let metrics = IngestMetrics::new(registry, config.max_services, config.max_models);
+        let metrics = IngestMetrics::new(registry, config.max_services, config.max_models, &config.services);
         let state = Ingest {
             auth,
             metrics,
@@ -206,11 +237,15 @@ async fn post_events(State(ingest): State<Arc<Ingest>>, request: Request) -> Res
 }
 
 impl Ingest {
-    /// Everything that can be refused before the body is read. Returns the idempotency key.
-    fn check_headers<'h>(&self, headers: &'h HeaderMap) -> Result<Option<&'h str>, (RejectReason, ApiError)> {
-        if !self.auth.allows(headers.get(header::AUTHORIZATION)) {
+    /// Everything that can be refused before the body is read. Returns the idempotency key,
+    /// scoped by the client that sent it.
+    fn check_headers<'h>(
+        &self,
+        headers: &'h HeaderMap,
+    ) -> Result<Option<(ClientId, &'h str)>, (RejectReason, ApiError)> {
+        let Some(client) = self.auth.authorize(headers.get(header::AUTHORIZATION)) else {
             return Err((RejectReason::Unauthorized, ApiError::Unauthorized));
-        }
+        };
         if !is_json(headers.get(header::CONTENT_TYPE)) {
             let got = headers
                 .get(header::CONTENT_TYPE)
@@ -227,7 +262,7 @@ impl Ingest {
         }
         match headers.get("idempotency-key") {
             None => Ok(None),
-            Some(value) => idempotency::check_key(value.as_bytes()).map(Some).map_err(|problem| {
+            Some(value) => idempotency::check_key(value.as_bytes()).map(|key| Some((client, key))).map_err(|problem| {
                 let message = format!("Idempotency-Key: {problem}");
                 (
                     RejectReason::Invalid,
@@ -244,7 +279,7 @@ impl Ingest {
         ))
     }
 
-    async fn accept(&self, key: Option<&str>, body: Body) -> Response {
+    async fn accept(&self, key: Option<(ClientId, &str)>, body: Body) -> Response {
         let bytes = match Limited::new(body, self.max_body_bytes).collect().await {
             Ok(collected) => collected.to_bytes(),
             Err(e) if e.is::<LengthLimitError>() => {
@@ -269,8 +304,8 @@ impl Ingest {
                 return ApiError::InvalidEvent { index, field, message }.into_response();
             }
         };
-        if let Some(key) = key
-            && self.seen.check_and_insert(key, Instant::now())
+        if let Some((client, key)) = key
+            && self.seen.check_and_insert(client, key, Instant::now())
         {
             self.metrics.reject(RejectReason::Duplicate, 0);
             return accepted(events.len(), true);
@@ -321,8 +356,38 @@ mod tests {
         assert!(!errors.iter().any(|d| d.message.contains("sk-secret")), "{errors:?}");
 
         let (config, warnings) = crate::config::Config::parse("t.toml", "[ingest]\n").unwrap();
+        assert!(config.ingest.services.is_empty());
         assert!(warnings.is_empty());
         assert_eq!(config.ingest.max_body_bytes, 1024 * 1024);
         assert_eq!((config.ingest.max_services, config.ingest.max_models, config.ingest.max_batch), (100, 50, 1000));
+    }
+
+    #[test]
+    fn listed_services_follow_the_event_rules_and_fit_under_the_cap() {
+        let parse = |services: &str, max: usize| {
+            let text = format!("[ingest]\nmax_services = {max}\nservices = {services}\n");
+            crate::config::Config::parse("t.toml", &text)
+        };
+        let (config, warnings) = parse(r#"["checkout-api", "search.v2", "batch:nightly"]"#, 3).unwrap();
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert_eq!(config.ingest.services, ["checkout-api", "search.v2", "batch:nightly"]);
+        assert!(config.to_toml().contains("services = ["), "{}", config.to_toml());
+
+        for (services, max, expect) in [
+            (r#"["check out"]"#, 10, "characters of A-Za-z0-9_.:-"),
+            (r#"[""]"#, 10, "characters of A-Za-z0-9_.:-"),
+            (r#"["other"]"#, 10, "\"other\" is reserved"),
+            (r#"["a", "b", "a"]"#, 10, "\"a\" is listed twice"),
+            (r#"["a", "b", "c"]"#, 2, "lists 3 services but max_services is 2"),
+        ] {
+            let errors = parse(services, max).expect_err(services);
+            assert_eq!(errors.len(), 1, "{services}: {errors:?}");
+            assert_eq!(errors[0].line, 3, "{errors:?}");
+            assert!(errors[0].message.contains("`services`"), "{errors:?}");
+            assert!(errors[0].message.contains(expect), "{services}: {errors:?}");
+        }
+        let long = format!(r#"["{}"]"#, "s".repeat(65));
+        assert!(parse(&long, 10).is_err());
+        assert!(parse("[1]", 10).is_err(), "names are strings");
     }
 }
