@@ -656,7 +656,10 @@ def bench_ingest(ctx: Ctx, results: Results) -> None:
         "outcome and class). A scraper read `/metrics` once a second during every daemon run. Every run was "
         "checked: no non-2xx answer, and `claudewatch_ingest_events_total{result=\"accepted\"}` moved by exactly the "
         "events wrk completed (plus at most one request per connection in flight at the stop). Bare and daemon "
-        f"runs alternate over {a.rounds} rounds and the best of each is compared.\n\n" + "\n".join(rows))))
+        f"runs alternate over {a.rounds} rounds and the best of each is compared. The bare handler runs under "
+        "`axum::serve`; the daemon under its own accept loop (header read timeout, bounded drain) with its router's "
+        "body limit and fallback, so the ratio holds the whole cost of the daemon's HTTP stack, not only of parsing "
+        "and counting.\n\n" + "\n".join(rows))))
 
 
 # ---------------------------------------------------------------------------------------------
