@@ -6,7 +6,8 @@ mod common;
 use std::error::Error as _;
 use std::time::{Duration, Instant};
 
-use claudewatch::sim::{Fault, Scenario, SimHandle, Simulator, Source, Step};
+use claudewatch::sim::statuspage::{MAX_COMPONENTS, MAX_INCIDENTS, MAX_UPDATES, SimState};
+use claudewatch::sim::{Fault, MAX_SCRIPTED, RateLimits, Scenario, SimHandle, Simulator, Source, Step};
 use serde_json::{Value, json};
 
 const BODY: &str =
@@ -553,10 +554,8 @@ async fn garbage_gets_a_4xx_never_a_crash() {
         statuses
             .push(client.post(format!("{}/_sim/script", sim.url())).body(body.clone()).send().await.unwrap().status());
     }
-    assert_eq!(statuses[0], 200, "huge counts saturate");
-    assert_eq!(sim.stats().script_remaining, u64::MAX);
-    assert!(statuses[1..].iter().all(|s| *s == 400), "{statuses:?}");
-    sim.clear_script();
+    assert!(statuses.iter().all(|s| *s == 400), "huge counts saturate and are refused: {statuses:?}");
+    assert_eq!(sim.stats().script_remaining, 0);
 
     let message_bodies: [&[u8]; 7] = [
         b"",
@@ -583,5 +582,188 @@ async fn garbage_gets_a_4xx_never_a_crash() {
     }
     // Still serving.
     assert_eq!(post(&sim, BODY).send().await.unwrap().status(), 200);
+    sim.stop().await;
+}
+
+/// Review finding: limits whose products overflow u64 made every answer panic. The control
+/// route refuses them with a clear message, and limits set from code (unchecked) still answer.
+#[tokio::test]
+async fn huge_rate_limits_are_refused_and_never_panic() {
+    let sim = start().await;
+    let client = common::client();
+    let toml = "name = \"huge\"\nrate_limits = { input_tokens = 10000000000, output_tokens = 10000000000 }\n\
+                [[phase]]\nname = \"a\"\nduration = \"1m\"\n";
+    let r = client.put(format!("{}/_sim/scenario", sim.url())).body(toml).send().await.unwrap();
+    assert_eq!(r.status(), 400);
+    let msg = json_of(r).await["error"]["message"].as_str().unwrap().to_owned();
+    assert!(msg.contains("rate_limits.input_tokens = 10000000000") && msg.contains("1000000000"), "{msg}");
+    assert_eq!(sim.stats().scenario, "healthy", "the refused scenario was not installed");
+
+    let mut scenario = Scenario::healthy();
+    scenario.rate_limits = RateLimits { requests: u64::MAX, input_tokens: u64::MAX, output_tokens: u64::MAX };
+    sim.set_scenario(scenario);
+    for body in [BODY, STREAM_BODY] {
+        let r = post(&sim, body).send().await.expect("an answer, not a dropped connection");
+        assert_eq!(r.status(), 200);
+        let h = r.headers();
+        assert_eq!(h["anthropic-ratelimit-input-tokens-limit"], u64::MAX.to_string().as_str());
+        let tokens: u64 = h["anthropic-ratelimit-tokens-remaining"].to_str().unwrap().parse().unwrap();
+        assert!(tokens > u64::MAX / 2, "{tokens}");
+        r.text().await.unwrap();
+    }
+    sim.stop().await;
+}
+
+/// Review finding: repeated `POST /_sim/script` grew the queue without bound.
+#[tokio::test]
+async fn the_script_queue_is_bounded() {
+    let sim = start().await;
+    let client = common::client();
+    let push = |body: String| client.post(format!("{}/_sim/script", sim.url())).body(body).send();
+
+    let half = MAX_SCRIPTED / 2;
+    for _ in 0..2 {
+        let r = push(format!(r#"[{{"fault": "overloaded", "count": {half}}}]"#)).await.unwrap();
+        assert_eq!(r.status(), 200);
+    }
+    assert_eq!(sim.stats().script_remaining, MAX_SCRIPTED);
+    let r = push(r#"["reset"]"#.to_owned()).await.unwrap();
+    assert_eq!(r.status(), 400, "one step beyond the cap");
+    let msg = json_of(r).await["error"]["message"].as_str().unwrap().to_owned();
+    assert!(msg.contains(&format!("at most {MAX_SCRIPTED} steps")) && msg.contains("nothing was added"), "{msg}");
+    assert_eq!(sim.stats().script_remaining, MAX_SCRIPTED, "a refused script adds nothing");
+
+    // A refused replacement keeps the old script; an accepted one starts over.
+    let too_many = MAX_SCRIPTED + 1;
+    let r = push(format!(r#"{{"steps": [{{"fault": "reset", "count": {too_many}}}], "replace": true}}"#)).await;
+    assert_eq!(r.unwrap().status(), 400);
+    assert_eq!(sim.stats().script_remaining, MAX_SCRIPTED);
+    let r = push(r#"{"steps": ["server_error"], "replace": true}"#.to_owned()).await.unwrap();
+    assert_eq!(json_of(r).await["queued"], 1);
+    assert_eq!(post(&sim, BODY).send().await.unwrap().status(), 500);
+
+    // Code is trusted: a step for good is still possible from a test.
+    sim.script_repeat(Fault::Overloaded, u64::MAX);
+    assert_eq!(sim.stats().script_remaining, u64::MAX);
+    sim.stop().await;
+}
+
+/// Review finding: the default probe model was not among the listed models.
+#[tokio::test]
+async fn models_are_listed_newest_first_and_aliases_resolve() {
+    let sim = start().await;
+    let client = common::client();
+    let get = |p: &str| {
+        client.get(format!("{}{p}", sim.url())).header("x-api-key", "k").header("anthropic-version", "2023-06-01")
+    };
+    let models = json_of(get("/v1/models").send().await.unwrap()).await;
+    let data = models["data"].as_array().unwrap();
+    let ids: Vec<&str> = data.iter().map(|m| m["id"].as_str().unwrap()).collect();
+    let haiku_5_5 = ids.iter().position(|id| id.starts_with("claude-haiku-5-5-")).expect("claude-haiku-5-5 listed");
+    let haiku_4_5 = ids.iter().position(|id| id.starts_with("claude-haiku-4-5-")).expect("claude-haiku-4-5 listed");
+    assert!(haiku_5_5 < haiku_4_5, "{ids:?}");
+    let created: Vec<_> = data
+        .iter()
+        .map(|m| humantime::parse_rfc3339(m["created_at"].as_str().unwrap()).expect("created_at is RFC 3339"))
+        .collect();
+    assert!(created.windows(2).all(|w| w[0] > w[1]), "newest first: {models}");
+    assert_eq!(models["first_id"], ids[0]);
+    assert_eq!(models["last_id"], ids[ids.len() - 1]);
+
+    let one = json_of(get("/v1/models/claude-haiku-5-5").send().await.unwrap()).await;
+    assert_eq!(one["id"], ids[haiku_5_5], "the alias resolves to the dated id");
+    assert_eq!(one["display_name"], "Claude Haiku 5.5");
+    sim.stop().await;
+}
+
+/// A status-page control call. Reuse `client` across calls: building one is the slow part in
+/// a debug build.
+async fn status_control(
+    client: &reqwest::Client,
+    sim: &SimHandle,
+    method: reqwest::Method,
+    path: &str,
+    body: Value,
+) -> (u16, Value) {
+    let request = client.request(method, format!("{}{path}", sim.url()));
+    let request = if body.is_null() { request } else { request.body(body.to_string()) };
+    let r = request.send().await.unwrap();
+    (r.status().as_u16(), json_of(r).await)
+}
+
+/// Review findings: fault statuses above 599 were accepted, and the control routes could grow
+/// the page without bound. Also drives the page from code through `SimHandle::status_page`.
+#[tokio::test]
+async fn the_status_page_control_routes_are_bounded() {
+    use reqwest::Method;
+    let sim = start().await;
+    let client = common::client();
+
+    for (status, want) in [(399, 400), (600, 400), (999, 400), (400, 200), (599, 200)] {
+        let (got, body) = status_control(
+            &client,
+            &sim,
+            Method::PUT,
+            "/_sim/status/fault",
+            json!({"kind": "status", "status": status}),
+        )
+        .await;
+        assert_eq!(got, want, "status {status}: {body}");
+        if want == 400 {
+            assert!(body["error"]["message"].as_str().unwrap().contains("400-599"), "{body}");
+        }
+    }
+    status_control(&client, &sim, Method::DELETE, "/_sim/status/fault", Value::Null).await;
+
+    // Components first, while the page (whose state every control answer returns) is small: 5
+    // by default; updating an existing one stays possible at the cap.
+    let (_, state) = status_control(&client, &sim, Method::GET, "/_sim/status", Value::Null).await;
+    let defaults = state["components"].as_array().unwrap().len();
+    let put = |name: String| {
+        let path = format!("/_sim/status/components/{name}");
+        let (client, sim) = (&client, &sim);
+        async move { status_control(client, sim, Method::PUT, &path, json!({"status": "operational"})).await }
+    };
+    for i in defaults..MAX_COMPONENTS {
+        assert_eq!(put(format!("c{i}")).await.0, 200, "component {}", i + 1);
+    }
+    let (got, body) = put("one-too-many".into()).await;
+    assert_eq!(got, 400, "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains(&format!("{MAX_COMPONENTS} components")), "{body}");
+    assert_eq!(put("c10".into()).await.0, 200, "an existing component can still change");
+
+    // Driven from code: what the simulator serves.
+    let page = sim.status_page();
+    let code = page.open("From code", SimState::Investigating, "Looking.");
+    let feed = client.get(format!("{}/history.atom", sim.url())).send().await.unwrap().text().await.unwrap();
+    assert!(feed.contains("From code") && feed.contains(&code), "{feed}");
+
+    // Updates: the opening one counts.
+    for _ in 2..MAX_UPDATES {
+        assert!(page.update(&code, SimState::Update, "more"));
+    }
+    let updates = format!("/_sim/status/incidents/{code}/updates");
+    let (got, _) = status_control(&client, &sim, Method::POST, &updates, json!({"state": "identified"})).await;
+    assert_eq!(got, 200, "update number {MAX_UPDATES}");
+    let (got, body) = status_control(&client, &sim, Method::POST, &updates, json!({"state": "resolved"})).await;
+    assert_eq!(got, 400, "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains(&format!("{MAX_UPDATES} updates")), "{body}");
+
+    // Incidents.
+    for i in 1..MAX_INCIDENTS - 1 {
+        page.open(&format!("bulk {i}"), SimState::Resolved, "x");
+    }
+    let open = json!({"title": "last one"});
+    let (got, _) = status_control(&client, &sim, Method::POST, "/_sim/status/incidents", open.clone()).await;
+    assert_eq!(got, 201, "incident number {MAX_INCIDENTS}");
+    let (got, body) = status_control(&client, &sim, Method::POST, "/_sim/status/incidents", open.clone()).await;
+    assert_eq!(got, 400, "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains(&format!("{MAX_INCIDENTS} incidents")), "{body}");
+    let (got, _) =
+        status_control(&client, &sim, Method::DELETE, &format!("/_sim/status/incidents/{code}"), Value::Null).await;
+    assert_eq!(got, 200);
+    let (got, _) = status_control(&client, &sim, Method::POST, "/_sim/status/incidents", open).await;
+    assert_eq!(got, 201, "room again after a delete");
+
     sim.stop().await;
 }

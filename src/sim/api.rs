@@ -38,11 +38,14 @@ fn valid_version(v: &str) -> bool {
     month_day && v >= OLDEST_VERSION
 }
 
-/// The models `GET /v1/models` lists. `POST /v1/messages` accepts any model name.
-const MODELS: [(&str, &str, &str); 3] = [
-    ("claude-opus-4-5-20251101", "Claude Opus 4.5", "2025-11-01T00:00:00Z"),
-    ("claude-sonnet-4-5-20250929", "Claude Sonnet 4.5", "2025-09-29T00:00:00Z"),
-    ("claude-haiku-4-5-20251001", "Claude Haiku 4.5", "2025-10-01T00:00:00Z"),
+/// The models `GET /v1/models` lists, newest first as the API lists them: id, alias, display
+/// name, release. `GET /v1/models/{id}` also resolves the alias; `POST /v1/messages` accepts
+/// any model name.
+const MODELS: [(&str, &str, &str, &str); 4] = [
+    ("claude-haiku-5-5-20261015", "claude-haiku-5-5", "Claude Haiku 5.5", "2026-10-15T00:00:00Z"),
+    ("claude-opus-4-5-20251101", "claude-opus-4-5", "Claude Opus 4.5", "2025-11-01T00:00:00Z"),
+    ("claude-haiku-4-5-20251001", "claude-haiku-4-5", "Claude Haiku 4.5", "2025-10-01T00:00:00Z"),
+    ("claude-sonnet-4-5-20250929", "claude-sonnet-4-5", "Claude Sonnet 4.5", "2025-09-29T00:00:00Z"),
 ];
 
 /// The body of a 502 from the edge: HTML, as a CDN sends it.
@@ -314,13 +317,15 @@ fn rfc3339(t: SystemTime) -> String {
 fn add_rate_limit_headers(headers: &mut HeaderMap, rl: &RateLimitSnapshot) {
     let round = |n: u64| n / 1000 * 1000;
     let reset = rfc3339(rl.reset);
-    // The `tokens-*` set reports whichever token limit is closer to running out.
-    let (tokens_limit, tokens_remaining) =
-        if rl.input_remaining * rl.limits.output_tokens.max(1) <= rl.output_remaining * rl.limits.input_tokens.max(1) {
-            (rl.limits.input_tokens, rl.input_remaining)
-        } else {
-            (rl.limits.output_tokens, rl.output_remaining)
-        };
+    // The `tokens-*` set reports whichever token limit is closer to running out: compares
+    // remaining/limit across the two without division, in u128 so that no u64 limits overflow.
+    let input_share = u128::from(rl.input_remaining) * u128::from(rl.limits.output_tokens.max(1));
+    let output_share = u128::from(rl.output_remaining) * u128::from(rl.limits.input_tokens.max(1));
+    let (tokens_limit, tokens_remaining) = if input_share <= output_share {
+        (rl.limits.input_tokens, rl.input_remaining)
+    } else {
+        (rl.limits.output_tokens, rl.output_remaining)
+    };
     let sets = [
         ("requests", rl.limits.requests, rl.requests_remaining),
         ("tokens", tokens_limit, round(tokens_remaining)),
@@ -715,7 +720,7 @@ pub async fn models(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Re
     let response = match check_headers(&shared, &headers) {
         Err(failure) => failure.respond(&request_id),
         Ok(()) => {
-            let data: Vec<Value> = MODELS.iter().map(|(id, name, created)| model_json(id, name, created)).collect();
+            let data: Vec<Value> = MODELS.iter().map(|(id, _, name, created)| model_json(id, name, created)).collect();
             let body = json!({
                 "data": data,
                 "has_more": false,
@@ -734,8 +739,8 @@ pub async fn model(State(shared): State<Arc<Shared>>, Path(id): Path<String>, he
     let request_id = new_id(&shared, "req_011C");
     let response = match check_headers(&shared, &headers) {
         Err(failure) => failure.respond(&request_id),
-        Ok(()) => match MODELS.iter().find(|(m, _, _)| *m == id) {
-            Some((id, name, created)) => {
+        Ok(()) => match MODELS.iter().find(|(m, alias, _, _)| *m == id || *alias == id) {
+            Some((id, _, name, created)) => {
                 with_request_id(json_response(StatusCode::OK, &model_json(id, name, created)), &request_id)
             }
             None => error_response(StatusCode::NOT_FOUND, "not_found_error", &format!("model: {id}"), &request_id),
@@ -805,6 +810,44 @@ mod tests {
         for bad in ["", "2022-12-31", "2023-13-01", "2023-06-00", "2023-6-1", "latest", "2023-06-01x", "२०२३-०६-०१"]
         {
             assert!(!valid_version(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn rate_limit_headers_hold_at_any_limit() {
+        use super::super::scenario::RateLimits;
+        let header = |h: &HeaderMap, name: &str| h[name].to_str().unwrap().parse::<u64>().unwrap();
+        let snapshot = |limits: RateLimits, input_remaining, output_remaining| RateLimitSnapshot {
+            limits,
+            requests_remaining: limits.requests,
+            input_remaining,
+            output_remaining,
+            reset: SystemTime::UNIX_EPOCH,
+        };
+        // Products far beyond u64 (the review's 1e10 × 1e10, and the extremes).
+        let huge = RateLimits { requests: u64::MAX, input_tokens: 10_000_000_000, output_tokens: 10_000_000_000 };
+        let mut h = HeaderMap::new();
+        add_rate_limit_headers(&mut h, &snapshot(huge, 9_999_999_000, 4_000_000_000));
+        assert_eq!(header(&h, "anthropic-ratelimit-tokens-limit"), 10_000_000_000, "output is closer to running out");
+        assert_eq!(header(&h, "anthropic-ratelimit-tokens-remaining"), 4_000_000_000);
+        let max = RateLimits { requests: u64::MAX, input_tokens: u64::MAX, output_tokens: u64::MAX };
+        let mut h = HeaderMap::new();
+        add_rate_limit_headers(&mut h, &snapshot(max, u64::MAX, u64::MAX - 1));
+        assert_eq!(header(&h, "anthropic-ratelimit-tokens-remaining"), (u64::MAX - 1) / 1000 * 1000);
+        // Zero limits (code may set them) do not divide by zero either.
+        let zero = RateLimits { requests: 0, input_tokens: 0, output_tokens: 0 };
+        let mut h = HeaderMap::new();
+        add_rate_limit_headers(&mut h, &snapshot(zero, 0, 0));
+        assert_eq!(header(&h, "anthropic-ratelimit-tokens-limit"), 0);
+    }
+
+    #[test]
+    fn models_are_newest_first() {
+        assert!(MODELS.windows(2).all(|w| w[0].3 > w[1].3), "{MODELS:?}");
+        for (id, alias, _, created) in MODELS {
+            assert!(id.starts_with(alias) && id.len() == alias.len() + 9, "{id} is {alias}-YYYYMMDD");
+            assert_eq!(id[alias.len() + 1..], created[..10].replace('-', ""), "{id} matches {created}");
+            humantime::parse_rfc3339(created).unwrap();
         }
     }
 

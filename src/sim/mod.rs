@@ -37,10 +37,13 @@
 //!   `close_mid_body`, `stream_error`) check `x-api-key`, `anthropic-version` and the body
 //!   first, like the API; every other fault pre-empts those checks, as an edge failure does.
 //! - The same controls over HTTP, under `/_sim/` (which the API never uses): `POST
-//!   /_sim/script` (a JSON list of steps, or `{"steps": [...], "replace": true}`), `GET`/`DELETE
+//!   /_sim/script` (a JSON list of steps, or `{"steps": [...], "replace": true}`; at most
+//!   [`MAX_SCRIPTED`] steps queued, else a 400 that adds nothing), `GET`/`DELETE
 //!   /_sim/script`, `GET /_sim/stats`, `GET /_sim/requests`, `POST /_sim/reset` (zero the stats
 //!   and the log, empty the script), `GET`/`PUT /_sim/scenario` (a built-in name or a TOML
 //!   document; restarts the timeline), `GET /_sim/health`.
+//! - The simulated status page (see [`statuspage`]) is served alongside;
+//!   [`SimHandle::status_page`] drives it from code.
 
 mod api;
 mod body;
@@ -51,8 +54,8 @@ mod state;
 pub mod statuspage;
 
 pub use fault::{Fault, Latency, ScriptEntry, Step, UnknownFault};
-pub use scenario::{BUILTIN, Phase, RateLimits, Scenario, ScenarioError};
-pub use state::{Endpoint, REQUEST_LOG_LEN, RequestRecord, Source, Stats};
+pub use scenario::{BUILTIN, MAX_RATE_LIMIT, Phase, RateLimits, Scenario, ScenarioError};
+pub use state::{Endpoint, MAX_SCRIPTED, REQUEST_LOG_LEN, RequestRecord, Source, Stats};
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -71,6 +74,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use state::Shared;
+use statuspage::StatusPage;
 
 /// Request header that picks the fault of one request (`reset`, `overloaded`, …).
 pub const FAULT_HEADER: &str = "x-claudewatch-sim-fault";
@@ -136,16 +140,17 @@ impl Simulator {
         let addr = listener.local_addr()?;
         let shutdown = CancellationToken::new();
         let shared = self.shared(shutdown.clone());
-        let router = router(shared.clone());
+        let status_page = StatusPage::new();
+        let router = router(shared.clone(), &status_page);
         let token = shutdown.clone();
         let task = tokio::spawn(server::serve(listener, router, token));
-        Ok(SimHandle { addr, shared, shutdown, task: Some(task) })
+        Ok(SimHandle { addr, shared, status_page, shutdown, task: Some(task) })
     }
 
     /// Serves on `listener` until `shutdown` is cancelled.
     pub async fn serve(self, listener: TcpListener, shutdown: CancellationToken) {
         let shared = self.shared(shutdown.clone());
-        server::serve(listener, router(shared), shutdown).await;
+        server::serve(listener, router(shared, &StatusPage::new()), shutdown).await;
     }
 
     fn shared(self, shutdown: CancellationToken) -> Arc<Shared> {
@@ -158,6 +163,7 @@ pub struct SimHandle {
     /// Where it listens (127.0.0.1, an ephemeral port).
     pub addr: SocketAddr,
     shared: Arc<Shared>,
+    status_page: StatusPage,
     shutdown: CancellationToken,
     task: Option<JoinHandle<()>>,
 }
@@ -172,14 +178,18 @@ impl SimHandle {
         format!("http://{}", self.addr)
     }
 
-    /// Queues steps, each served once, after whatever is queued already.
+    /// Queues steps, each served once, after whatever is queued already. (Code is trusted:
+    /// [`MAX_SCRIPTED`] bounds only `POST /_sim/script`.)
     pub fn script<S: Into<Step>>(&self, steps: impl IntoIterator<Item = S>) {
-        self.shared.push_script(steps.into_iter().map(|s| ScriptEntry { step: s.into(), count: 1 }));
+        let entries = steps.into_iter().map(|s| ScriptEntry { step: s.into(), count: 1 });
+        // Unreachable with no limit.
+        let _ = self.shared.push_script(entries, false, u64::MAX);
     }
 
-    /// Queues one step served `count` times.
+    /// Queues one step served `count` times (`u64::MAX`: for good, until cleared).
     pub fn script_repeat(&self, step: impl Into<Step>, count: u64) {
-        self.shared.push_script([ScriptEntry { step: step.into(), count }]);
+        // Unreachable with no limit.
+        let _ = self.shared.push_script([ScriptEntry { step: step.into(), count }], false, u64::MAX);
     }
 
     /// Empties the scripted queue.
@@ -207,6 +217,12 @@ impl SimHandle {
         self.shared.set_scenario(scenario);
     }
 
+    /// The simulated status page this simulator serves (`/history.atom`, …): open and update
+    /// incidents from code, as the `/_sim/status/` routes do over HTTP.
+    pub fn status_page(&self) -> &StatusPage {
+        &self.status_page
+    }
+
     /// Stops the server: hanging requests end, in-flight answers get a moment to finish.
     pub async fn stop(mut self) {
         self.shutdown.cancel();
@@ -223,7 +239,7 @@ impl Drop for SimHandle {
 }
 
 /// The simulator's routes: the API, the control routes, the status page.
-fn router(shared: Arc<Shared>) -> Router {
+fn router(shared: Arc<Shared>, status_page: &StatusPage) -> Router {
     Router::new()
         .route("/v1/messages", post(api::messages))
         .route("/v1/messages/count_tokens", post(api::count_tokens))
@@ -237,7 +253,7 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/_sim/health", get(health))
         .fallback(api::not_found)
         .with_state(shared)
-        .merge(statuspage::router())
+        .merge(status_page.router())
 }
 
 /// A control route's 400, in the API's error shape.
@@ -274,11 +290,14 @@ async fn push_script(State(shared): State<Arc<Shared>>, body: Bytes) -> Response
             ));
         }
     };
-    if replace {
-        shared.clear_script();
+    match shared.push_script(steps, replace, MAX_SCRIPTED) {
+        Ok(queued) => axum::Json(json!({"queued": queued})).into_response(),
+        Err((queued, asked)) => control_error(&format!(
+            "the script may hold at most {MAX_SCRIPTED} steps (counting each repetition of a count): \
+             {queued} are queued and this asks for {asked} more; nothing was added \
+             (DELETE /_sim/script or send {{\"steps\": [...], \"replace\": true}} to start over)"
+        )),
     }
-    let queued = shared.push_script(steps);
-    axum::Json(json!({"queued": queued})).into_response()
 }
 
 fn script_json(shared: &Shared) -> serde_json::Value {

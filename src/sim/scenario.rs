@@ -82,14 +82,33 @@ pub struct Phase {
     pub retry_after: Option<u64>,
 }
 
+/// The largest rate limit a scenario may set, per resource and minute: far above any real
+/// organisation's, and small enough that the headers' arithmetic stays exact.
+pub const MAX_RATE_LIMIT: u64 = 1_000_000_000;
+
 /// Limits reported in the `anthropic-ratelimit-*` headers, per minute. The simulator reports
-/// them; it does not enforce them (script `rate_limited` for that).
+/// them; it does not enforce them (script `rate_limited` for that). Each is 1 to
+/// [`MAX_RATE_LIMIT`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RateLimits {
     pub requests: u64,
     pub input_tokens: u64,
     pub output_tokens: u64,
+}
+
+impl RateLimits {
+    /// Each limit in 1..=[`MAX_RATE_LIMIT`].
+    pub fn check(&self) -> Result<(), String> {
+        for (name, value) in
+            [("requests", self.requests), ("input_tokens", self.input_tokens), ("output_tokens", self.output_tokens)]
+        {
+            if !(1..=MAX_RATE_LIMIT).contains(&value) {
+                return Err(format!("rate_limits.{name} = {value} is not between 1 and {MAX_RATE_LIMIT} (per minute)"));
+            }
+        }
+        Ok(())
+    }
 }
 
 impl Default for RateLimits {
@@ -190,8 +209,10 @@ impl Scenario {
         Ok(scenario)
     }
 
-    /// Cross-field rules: at least one phase, fractions in range, durations positive.
+    /// Cross-field rules: at least one phase, fractions in range, durations positive, rate
+    /// limits in range.
     pub fn check(&self) -> Result<(), String> {
+        self.rate_limits.check()?;
         if self.phases.is_empty() {
             return Err("a scenario needs at least one [[phase]]".into());
         }
@@ -369,6 +390,14 @@ mod tests {
             ("name = \"x\"\n[[phase]]\nname = \"a\"\nduration = \"0s\"", "above zero"),
             ("name = \"x\"\n[[phase]]\nname = \"a\"\nduration = \"500years\"", "365 days"),
             ("name = \"x\"\ncolour = 1\n[[phase]]\nname = \"a\"\nduration = \"1s\"", "colour"),
+            (
+                "name = \"x\"\nrate_limits = { input_tokens = 10000000000, output_tokens = 10000000000 }\n[[phase]]\nname = \"a\"\nduration = \"1s\"",
+                "rate_limits.input_tokens = 10000000000 is not between 1 and 1000000000",
+            ),
+            (
+                "name = \"x\"\nrate_limits = { requests = 0 }\n[[phase]]\nname = \"a\"\nduration = \"1s\"",
+                "rate_limits.requests = 0",
+            ),
         ];
         for (text, want) in cases {
             let err = Scenario::from_toml("f.toml", text).unwrap_err().to_string();

@@ -15,6 +15,10 @@ use super::scenario::Scenario;
 /// The recent-request log keeps this many entries.
 pub const REQUEST_LOG_LEN: usize = 1000;
 
+/// `POST /_sim/script` refuses to queue more than this many steps in all (counting every
+/// repetition of a `count`), so that the queue cannot grow without bound.
+pub const MAX_SCRIPTED: u64 = 100_000;
+
 /// Who chose the step of a request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -207,11 +211,28 @@ impl Shared {
         f(&mut lock(&self.rng))
     }
 
-    /// Appends entries to the script.
-    pub fn push_script(&self, entries: impl IntoIterator<Item = ScriptEntry>) -> u64 {
+    /// Appends entries to the script (after emptying it when `replace`) and returns the steps
+    /// queued. Refused, leaving the script as it was, when that would queue more than `limit`
+    /// steps: the error carries the steps already queued and those asked for.
+    pub fn push_script(
+        &self,
+        entries: impl IntoIterator<Item = ScriptEntry>,
+        replace: bool,
+        limit: u64,
+    ) -> Result<u64, (u64, u64)> {
+        let entries: Vec<ScriptEntry> = entries.into_iter().filter(|e| e.count > 0).collect();
         let mut script = lock(&self.script);
-        script.extend(entries.into_iter().filter(|e| e.count > 0));
-        queued(script.iter())
+        let before = if replace { 0 } else { queued(script.iter()) };
+        let asked = queued(&entries);
+        let total = before.saturating_add(asked);
+        if total > limit {
+            return Err((before, asked));
+        }
+        if replace {
+            script.clear();
+        }
+        script.extend(entries);
+        Ok(total)
     }
 
     pub fn clear_script(&self) {
@@ -325,9 +346,9 @@ impl Shared {
         if now.duration_since(w.start).unwrap_or_default() >= window_len {
             *w = Window { start: now, requests: 0, input_tokens: 0, output_tokens: 0 };
         }
-        w.requests += 1;
-        w.input_tokens += input_tokens;
-        w.output_tokens += output_tokens;
+        w.requests = w.requests.saturating_add(1);
+        w.input_tokens = w.input_tokens.saturating_add(input_tokens);
+        w.output_tokens = w.output_tokens.saturating_add(output_tokens);
         RateLimitSnapshot {
             limits,
             requests_remaining: limits.requests.saturating_sub(w.requests),

@@ -23,7 +23,10 @@
 //! | `GET /_sim/status` | | the page: incidents, components, fault, request counts |
 //! | `POST /_sim/status/reset` | | back to an empty, healthy page |
 //!
-//! Faults: `status` (answers `status`, default 500, with a CDN-style HTML page), `truncated`
+//! The routes hold at most [`MAX_INCIDENTS`] incidents, [`MAX_UPDATES`] updates per incident
+//! and [`MAX_COMPONENTS`] components; beyond that they answer 400.
+//!
+//! Faults: `status` (answers `status`, 400-599, default 500, with a CDN-style HTML page), `truncated`
 //! (the body cut in half), `invalid` (malformed XML, or HTML where JSON belongs), `oversized`
 //! (the page's document padded to `bytes`, default 8 MiB, chunked without `Content-Length`, so
 //! that only a size cap stops a reader), `slow` (waits `delay`
@@ -58,12 +61,25 @@ const MAX_OVERSIZED_BYTES: usize = 256 * 1024 * 1024;
 /// The page's own name in its feeds.
 const PAGE_NAME: &str = "Claude (simulated)";
 
+/// `POST /_sim/status/incidents` refuses to hold more incidents and maintenances than this.
+pub const MAX_INCIDENTS: usize = 1000;
+
+/// `POST /_sim/status/incidents/{id}/updates` refuses to give one incident more updates than
+/// this (the opening one included).
+pub const MAX_UPDATES: usize = 100;
+
+/// `PUT /_sim/status/components/{name}` refuses to add components beyond this many.
+pub const MAX_COMPONENTS: usize = 500;
+
 /// The status page's routes, merged into the simulator's router; each call is a fresh page.
 pub fn router() -> Router {
     StatusPage::new().router()
 }
 
-/// A simulated page: clone it to drive it from code while its router serves it.
+/// A simulated page. Clones share it: drive one from code (a running simulator's is
+/// [`SimHandle::status_page`](super::SimHandle::status_page)) while the router serves it. The
+/// control routes' limits ([`MAX_INCIDENTS`], [`MAX_UPDATES`], [`MAX_COMPONENTS`]) bound what
+/// the network can add; calls from code are trusted and not limited.
 #[derive(Clone, Default)]
 pub struct StatusPage {
     inner: Arc<Mutex<Page>>,
@@ -206,6 +222,17 @@ impl SimIncident {
     fn updated(&self) -> DateTime<Utc> {
         self.updates.last().map_or(self.created, |u| u.at)
     }
+}
+
+/// What opening an incident takes.
+struct Opening<'a> {
+    title: &'a str,
+    kind: Kind,
+    state: SimState,
+    impact: Impact,
+    text: &'a str,
+    /// The code asked for; a random one when `None`.
+    code: Option<String>,
 }
 
 struct SimComponent {
@@ -383,19 +410,24 @@ impl StatusPage {
         } else {
             Kind::Incident
         };
-        self.open_with(title, kind, state, Impact::Minor, text, None)
+        // Cannot be refused: no limit, and a fresh code is not checked against the others.
+        let opening = Opening { title, kind, state, impact: Impact::Minor, text, code: None };
+        self.open_with(opening, usize::MAX).unwrap_or_default()
     }
 
-    fn open_with(
-        &self,
-        title: &str,
-        kind: Kind,
-        state: SimState,
-        impact: Impact,
-        text: &str,
-        code: Option<String>,
-    ) -> String {
+    /// Opens an incident; refused when the page holds `limit` incidents already, or `code` is
+    /// taken.
+    fn open_with(&self, opening: Opening<'_>, limit: usize) -> Result<String, ControlError> {
+        let Opening { title, kind, state, impact, text, code } = opening;
         let mut page = self.lock();
+        if page.incidents.len() >= limit {
+            return Err(ControlError::bad(format!(
+                "the page holds {limit} incidents, its limit: DELETE one or POST /_sim/status/reset first"
+            )));
+        }
+        if code.as_ref().is_some_and(|c| page.incidents.iter().any(|i| &i.code == c)) {
+            return Err(ControlError::bad("an incident with this id exists"));
+        }
         let at = now();
         let code = code.unwrap_or_else(|| {
             (0..12)
@@ -416,21 +448,37 @@ impl StatusPage {
             updates: vec![SimUpdate { at, state, label: None, text: text.to_owned() }],
         });
         page.changed = at;
-        code
+        Ok(code)
     }
 
     /// Posts an update; false if there is no such incident.
     pub fn update(&self, code: &str, state: SimState, text: &str) -> bool {
-        self.update_with(code, state, None, text)
+        self.update_with(code, state, None, text, usize::MAX).is_ok()
     }
 
-    fn update_with(&self, code: &str, state: SimState, label: Option<String>, text: &str) -> bool {
+    /// Posts an update; refused (404) without such an incident, or (400) when it has `limit`
+    /// updates already.
+    fn update_with(
+        &self,
+        code: &str,
+        state: SimState,
+        label: Option<String>,
+        text: &str,
+        limit: usize,
+    ) -> Result<(), ControlError> {
         let mut page = self.lock();
         let at = now();
-        let Some(incident) = page.incidents.iter_mut().find(|i| i.code == code) else { return false };
+        let Some(incident) = page.incidents.iter_mut().find(|i| i.code == code) else {
+            return Err(ControlError::not_found(format!("no incident {code:?}")));
+        };
+        if incident.updates.len() >= limit {
+            return Err(ControlError::bad(format!(
+                "incident {code:?} has {limit} updates, the limit for one incident: open another"
+            )));
+        }
         incident.updates.push(SimUpdate { at, state, label, text: text.to_owned() });
         page.changed = at;
-        true
+        Ok(())
     }
 
     /// Back to an empty, healthy page.
@@ -915,16 +963,14 @@ async fn control_open(State(page): State<StatusPage>, body: Bytes) -> ControlRes
     {
         return Err(ControlError::bad("id must be 1 to 64 ASCII letters and digits"));
     }
-    if open.id.as_ref().is_some_and(|id| page.lock().incidents.iter().any(|i| &i.code == id)) {
-        return Err(ControlError::bad("an incident with this id exists"));
-    }
     let default_text = if kind == Kind::Maintenance {
         "We will be undergoing scheduled maintenance during this time."
     } else {
         "We are currently investigating this issue."
     };
     let text = open.text.unwrap_or_else(|| default_text.to_owned());
-    let code = page.open_with(&open.title, kind, state, impact, &text, open.id);
+    let opening = Opening { title: &open.title, kind, state, impact, text: &text, code: open.id };
+    let code = page.open_with(opening, MAX_INCIDENTS)?;
     let host_free_link = format!("/incidents/{code}");
     Ok((StatusCode::CREATED, axum::Json(json!({"id": code, "link": host_free_link}))).into_response())
 }
@@ -941,9 +987,7 @@ async fn control_update(State(page): State<StatusPage>, Path(id): Path<String>, 
     let update: UpdateBody = parse_body(&body, "{\"state\", \"text\"?, \"label\"?}")?;
     let state = parse_state(&update.state)?;
     let text = update.text.unwrap_or_else(|| format!("This incident is now {}.", state.label().to_lowercase()));
-    if !page.update_with(&id, state, update.label, &text) {
-        return Err(ControlError::not_found(format!("no incident {id:?}")));
-    }
+    page.update_with(&id, state, update.label, &text, MAX_UPDATES)?;
     Ok(control_state(State(page)).await)
 }
 
@@ -970,8 +1014,14 @@ async fn control_component(State(page): State<StatusPage>, Path(name): Path<Stri
     let c: ComponentBody = parse_body(&body, "{\"status\"}")?;
     {
         let mut p = page.lock();
+        let count = p.components.len();
         match p.components.iter_mut().find(|x| x.name == name) {
             Some(existing) => existing.status = c.status,
+            None if count >= MAX_COMPONENTS => {
+                return Err(ControlError::bad(format!(
+                    "the page has {MAX_COMPONENTS} components, its limit: set an existing one's status, or POST /_sim/status/reset"
+                )));
+            }
             None => {
                 let id = format!("simcomp{:05}", p.components.len() + 1);
                 p.components.push(SimComponent { id, name, status: c.status, group: None });
@@ -1035,7 +1085,7 @@ async fn control_fault(State(page): State<StatusPage>, body: Bytes) -> ControlRe
     let shape = "{\"kind\": \"status\"|\"truncated\"|\"invalid\"|\"oversized\"|\"slow\"|\"stall\"|\"redirect_loop\", \"target\"?: \"feed\"|\"summary\"|\"all\", \"count\"?, \"status\"?, \"delay\"?: \"2s\", \"bytes\"?}";
     let f: FaultBody = parse_body(&body, shape)?;
     let status = match StatusCode::from_u16(f.status.unwrap_or(500)) {
-        Ok(s) if s.as_u16() >= 400 => s,
+        Ok(s) if (400..=599).contains(&s.as_u16()) => s,
         _ => return Err(ControlError::bad("status must be an HTTP error status (400-599)")),
     };
     let delay = match f.delay.as_deref().map(humantime::parse_duration).transpose() {
@@ -1092,7 +1142,9 @@ mod tests {
         assert!(page.update(&m, SimState::InProgress, "Started."));
         let r = page.open("Old", SimState::Investigating, "x");
         assert!(page.update(&r, SimState::Resolved, "Fixed."));
-        assert!(page.update_with(&r, SimState::Update, Some("Mitigated".into()), "after the fact"));
+        assert!(
+            page.update_with(&r, SimState::Update, Some("Mitigated".into()), "after the fact", MAX_UPDATES).is_ok()
+        );
         assert!(!page.update("nope", SimState::Resolved, "x"));
 
         let p = page.lock();
