@@ -659,7 +659,7 @@ async fn models_are_listed_newest_first_and_aliases_resolve() {
     let models = json_of(get("/v1/models").send().await.unwrap()).await;
     let data = models["data"].as_array().unwrap();
     let ids: Vec<&str> = data.iter().map(|m| m["id"].as_str().unwrap()).collect();
-    let haiku_5_5 = ids.iter().position(|id| id.starts_with("claude-haiku-5-5-")).expect("claude-haiku-5-5 listed");
+    let haiku_5_5 = ids.iter().position(|id| *id == "claude-haiku-5-5").expect("claude-haiku-5-5 listed");
     let haiku_4_5 = ids.iter().position(|id| id.starts_with("claude-haiku-4-5-")).expect("claude-haiku-4-5 listed");
     assert!(haiku_5_5 < haiku_4_5, "{ids:?}");
     let created: Vec<_> = data
@@ -671,8 +671,10 @@ async fn models_are_listed_newest_first_and_aliases_resolve() {
     assert_eq!(models["last_id"], ids[ids.len() - 1]);
 
     let one = json_of(get("/v1/models/claude-haiku-5-5").send().await.unwrap()).await;
-    assert_eq!(one["id"], ids[haiku_5_5], "the alias resolves to the dated id");
+    assert_eq!(one["id"], ids[haiku_5_5], "an undated id names itself");
     assert_eq!(one["display_name"], "Claude Haiku 5.5");
+    let aliased = json_of(get("/v1/models/claude-haiku-4-5").send().await.unwrap()).await;
+    assert_eq!(aliased["id"], ids[haiku_4_5], "an older alias resolves to its dated id");
     sim.stop().await;
 }
 
