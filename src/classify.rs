@@ -529,7 +529,12 @@ mod socket_tests {
 
     #[tokio::test]
     async fn refused() {
-        let addr = TcpListener::bind("127.0.0.1:0").await.unwrap().local_addr().unwrap();
+        // Bound but never listening: the kernel refuses the connection, and the port stays
+        // ours until the end of the test (a listener bound and dropped frees it for reuse).
+        use socket2::{Domain, Protocol, Socket, Type};
+        let socket = Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP)).unwrap();
+        socket.bind(&SocketAddr::from(([127, 0, 0, 1], 0)).into()).unwrap();
+        let addr = socket.local_addr().unwrap().as_socket().unwrap();
         let e = fail(&client(), &format!("http://{addr}/")).await;
         assert_eq!(of(&e), Classification::connection(ConnectionReason::Refused), "{e:?}");
     }

@@ -178,7 +178,7 @@ fn healthcheck_command_checks_a_running_daemon() {
     let ok = Command::new(binary()).args(["healthcheck", "--addr", &daemon.addr.to_string()]).status().unwrap();
     assert!(ok.success());
     drop(daemon);
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
-    let fail = Command::new(binary()).args(["healthcheck", "--addr", &closed.to_string()]).output().unwrap();
+    let closed = common::closed_port();
+    let fail = Command::new(binary()).args(["healthcheck", "--addr", &closed.addr.to_string()]).output().unwrap();
     assert_eq!(fail.status.code(), Some(1));
 }

@@ -295,8 +295,8 @@ async fn failures_keep_the_last_state_and_are_counted() {
 #[tokio::test]
 async fn an_unreachable_page_is_a_network_error_and_the_daemon_serves_on() {
     // A port nobody listens on.
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let feed = format!("http://127.0.0.1:{port}/history.atom");
+    let closed = common::closed_port();
+    let feed = format!("http://{}/history.atom", closed.addr);
     let daemon = Daemon::start(&config(&[page_config("down", &feed, "")])).await;
     let m = eventually(daemon.addr, WAIT, "network errors", |m| polls(m, "down", "network_error") >= 3.0).await;
     m.assert_value(UP, &[("page", "down")], 0.0);

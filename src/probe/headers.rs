@@ -8,9 +8,10 @@ use prometheus_client::encoding::{EncodeLabelValue, LabelValueEncoder};
 use reqwest::header::HeaderMap;
 use serde::Serialize;
 
-/// Request ids longer than this, or with characters outside printable ASCII, are dropped: they
-/// go into logs and JSON, and a hostile peer must not fill either.
-const MAX_REQUEST_ID_LEN: usize = 128;
+/// Request ids longer than this, or with characters other than ASCII letters, digits, `_` and
+/// `-`, are dropped: they go into logs and JSON, and a hostile peer must neither fill those nor
+/// put quotes, escapes or markup in them. The API's own ids (`req_011C…`, 28 characters) pass.
+pub const MAX_REQUEST_ID_LEN: usize = 64;
 
 /// Waits beyond this are not believed (a day covers every documented limit window).
 const MAX_RETRY_AFTER_SECS: f64 = 86_400.0;
@@ -104,8 +105,11 @@ impl ResponseHeaders {
     }
 }
 
-fn is_safe_id(id: &str) -> bool {
-    !id.is_empty() && id.len() <= MAX_REQUEST_ID_LEN && id.bytes().all(|b| b.is_ascii_graphic())
+/// Whether a request id may be logged and returned as is (see [`MAX_REQUEST_ID_LEN`]).
+pub fn is_safe_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= MAX_REQUEST_ID_LEN
+        && id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-'))
 }
 
 /// A non-negative, finite number of seconds (or milliseconds), within reason.
@@ -176,8 +180,20 @@ mod tests {
     #[test]
     fn hostile_request_ids_are_dropped() {
         let long = "r".repeat(MAX_REQUEST_ID_LEN + 1);
-        for bad in [long.as_str(), "req with spaces", ""] {
-            assert_eq!(ResponseHeaders::parse(&headers(&[("request-id", bad)])).request_id, None, "{bad:?}");
+        let bad = [long.as_str(), "req with spaces", "", "req\"quoted\"", "req\\x1b[31m", "<script>", "a=b", "ré"];
+        for bad in bad {
+            let mut map = HeaderMap::new();
+            map.insert("request-id", reqwest::header::HeaderValue::from_bytes(bad.as_bytes()).unwrap());
+            assert_eq!(ResponseHeaders::parse(&map).request_id, None, "{bad:?}");
+        }
+        // Bytes that are not UTF-8 at all.
+        let mut map = HeaderMap::new();
+        map.insert("request-id", reqwest::header::HeaderValue::from_bytes(b"req_\xff\xfe").unwrap());
+        assert_eq!(ResponseHeaders::parse(&map).request_id, None);
+        // The longest id allowed, and the characters ids are made of, pass.
+        let longest = "r".repeat(MAX_REQUEST_ID_LEN);
+        for good in [longest.as_str(), "req_011CSHoEeqs5C35K2UUqR7Fy", "req-abc_DEF-123"] {
+            assert_eq!(ResponseHeaders::parse(&headers(&[("request-id", good)])).request_id.as_deref(), Some(good));
         }
     }
 }

@@ -5,7 +5,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 
-use super::headers::RateLimit;
+use super::headers::{RateLimit, is_safe_id};
 use crate::classify::{ConnectionReason, ErrorClass};
 
 /// Error texts in logs and JSON are cut to this many characters.
@@ -109,9 +109,14 @@ impl ProbeResult {
         self.timestamp = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64());
     }
 
-    /// Replaces every occurrence of `secret` in the free-text fields. The texts come from the
-    /// network and from error chains, none of which should hold the key; this makes sure.
+    /// Makes the network-supplied texts safe to log and return: every occurrence of `secret`
+    /// in the free-text fields is replaced (the texts come from the network and from error
+    /// chains, none of which should hold the key; this makes sure), and a request id is kept
+    /// only if it is a short token of `[A-Za-z0-9_-]` that does not contain the secret.
     pub fn redact(&mut self, secret: &str) {
+        if self.request_id.as_deref().is_some_and(|id| !is_safe_id(id) || (!secret.is_empty() && id.contains(secret))) {
+            self.request_id = None;
+        }
         if secret.is_empty() {
             return;
         }
@@ -183,6 +188,26 @@ mod tests {
         r.redact("sk-SECRET");
         assert_eq!(r.error.as_deref(), Some("bad key [redacted] in header"));
         assert_eq!(r.reply.as_deref(), Some("[redacted]"));
+    }
+
+    #[test]
+    fn redaction_drops_a_request_id_that_is_unsafe_or_holds_the_key() {
+        let with_id = |id: &str| {
+            let mut r = ProbeResult::new("p", Trigger::Schedule);
+            r.request_id = Some(id.to_owned());
+            r.redact("sk-SECRET");
+            r.request_id
+        };
+        assert_eq!(with_id("req_011CSHoEeqs5C35K2UUqR7Fy").as_deref(), Some("req_011CSHoEeqs5C35K2UUqR7Fy"));
+        assert_eq!(with_id("echo-sk-SECRET-back"), None);
+        assert_eq!(with_id(&"r".repeat(65)), None);
+        assert_eq!(with_id("id\"} injected=\"1"), None);
+        assert_eq!(with_id("line\nbreak"), None);
+        // Controls have no key: the id is still checked.
+        let mut r = ProbeResult::new("c", Trigger::Schedule);
+        r.request_id = Some("a b".into());
+        r.redact("");
+        assert_eq!(r.request_id, None);
     }
 
     #[test]

@@ -19,6 +19,9 @@ use crate::readiness::ReadyHandle;
 pub enum Prober {
     Messages(MessagesProber, ProbeMetrics),
     Control(ControlProber, ControlMetrics),
+    /// A socket-free stand-in for the runner's own tests, which run on paused time.
+    #[cfg(test)]
+    Fake(tests::FakeProber),
 }
 
 impl Prober {
@@ -26,6 +29,8 @@ impl Prober {
         match self {
             Prober::Messages(..) => Kind::Probe,
             Prober::Control(..) => Kind::Control,
+            #[cfg(test)]
+            Prober::Fake(_) => Kind::Control,
         }
     }
 
@@ -33,6 +38,8 @@ impl Prober {
         match self {
             Prober::Messages(p, _) => p.timeout(),
             Prober::Control(p, _) => p.timeout(),
+            #[cfg(test)]
+            Prober::Fake(p) => p.timeout,
         }
     }
 }
@@ -86,13 +93,21 @@ impl Runner {
         let mut result = match &self.prober {
             Prober::Messages(p, _) => p.run(trigger).await,
             Prober::Control(p, _) => p.run(trigger).await,
+            #[cfg(test)]
+            Prober::Fake(p) => p.run(trigger).await,
         };
         match &self.prober {
             Prober::Messages(p, metrics) => {
                 result.redact(p.key().expose_for_redaction());
                 metrics.record(&result);
             }
-            Prober::Control(_, metrics) => metrics.record(&result),
+            Prober::Control(_, metrics) => {
+                // No key to hide, but the request id is checked all the same.
+                result.redact("");
+                metrics.record(&result);
+            }
+            #[cfg(test)]
+            Prober::Fake(_) => result.redact(""),
         }
         result.log(self.prober.kind().as_str());
         self.latest.send_replace(Some(result.clone()));
@@ -137,90 +152,173 @@ impl Runner {
     /// The fixed-rate loop: the first run at a random point within the first interval (so
     /// that many daemons, or many probes, do not fire in step), then every `interval` measured
     /// from that start, not from when the last request ended. A run that overruns its slot
-    /// makes the next slot be skipped rather than fired late in a burst.
+    /// makes the next slot be skipped: neither fired late nor doubled up, the schedule stays
+    /// on its grid.
     pub async fn schedule(self: Arc<Self>, shutdown: CancellationToken) {
         self.ready.ready();
         let jitter = self.interval.mul_f64(fastrand::f64());
         let mut ticker = tokio::time::interval_at(Instant::now() + jitter, self.interval);
+        // After a late `tick()` the ticker resumes on the grid (no catch-up burst), but it
+        // still hands out the one slot that was missed; `last_end` tells that slot apart.
         ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
+        let mut last_end: Option<Instant> = None;
         loop {
-            tokio::select! {
+            let slot = tokio::select! {
                 _ = shutdown.cancelled() => return,
-                _ = ticker.tick() => {}
+                slot = ticker.tick() => slot,
+            };
+            // A slot that came due while the previous run was still going was overrun. (A
+            // slot that is merely picked up late, on a busy machine, still runs.)
+            if last_end.is_some_and(|end| slot < end) {
+                continue;
             }
             tokio::select! {
                 _ = shutdown.cancelled() => return,
                 _ = self.run_scheduled() => {}
             }
+            last_end = Some(Instant::now());
         }
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use std::net::SocketAddr;
+pub(super) mod tests {
+    //! On paused time with a fake prober: the schedule's arithmetic is exact, whatever the
+    //! machine's load, and waiting is done on events rather than on sleeps.
+
     use std::sync::atomic::{AtomicUsize, Ordering};
 
-    use prometheus_client::registry::Registry;
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    use tokio::net::TcpListener;
+    use tokio::sync::Semaphore;
 
     use super::*;
-    use crate::config::Duration as ConfigDuration;
-    use crate::probe::ControlConfig;
+    use crate::classify::ErrorClass;
     use crate::readiness::Readiness;
 
-    /// Counts requests and the most that were ever open at once; answers 200 after `delay`.
+    /// What the fake saw: when each run started, and the most runs ever open at once.
     #[derive(Default)]
-    struct Counters {
-        requests: AtomicUsize,
+    pub struct Log {
+        starts: Mutex<Vec<Instant>>,
         open: AtomicUsize,
         max_open: AtomicUsize,
     }
 
-    async fn slow_server(delay: Duration) -> (SocketAddr, Arc<Counters>) {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let counters = Arc::new(Counters::default());
-        let c = counters.clone();
-        tokio::spawn(async move {
-            loop {
-                let Ok((mut stream, _)) = listener.accept().await else { return };
-                let c = c.clone();
-                tokio::spawn(async move {
-                    let mut buf = [0u8; 4096];
-                    let _ = stream.read(&mut buf).await;
-                    c.requests.fetch_add(1, Ordering::SeqCst);
-                    let now_open = c.open.fetch_add(1, Ordering::SeqCst) + 1;
-                    c.max_open.fetch_max(now_open, Ordering::SeqCst);
-                    tokio::time::sleep(delay).await;
-                    c.open.fetch_sub(1, Ordering::SeqCst);
-                    let _ =
-                        stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok").await;
-                });
+    impl Log {
+        fn starts(&self) -> Vec<Instant> {
+            self.starts.lock().unwrap().clone()
+        }
+
+        fn runs(&self) -> usize {
+            self.starts.lock().unwrap().len()
+        }
+    }
+
+    /// A run takes `delay` (after passing the gate, if there is one) and succeeds.
+    pub struct FakeProber {
+        pub timeout: Duration,
+        delay: Duration,
+        gate: Option<Arc<Semaphore>>,
+        log: Arc<Log>,
+    }
+
+    impl FakeProber {
+        pub async fn run(&self, trigger: Trigger) -> ProbeResult {
+            self.log.starts.lock().unwrap().push(Instant::now());
+            let open = self.log.open.fetch_add(1, Ordering::SeqCst) + 1;
+            self.log.max_open.fetch_max(open, Ordering::SeqCst);
+            if let Some(gate) = &self.gate {
+                gate.acquire().await.expect("gate open").forget();
             }
-        });
-        (addr, counters)
+            tokio::time::sleep(self.delay).await;
+            self.log.open.fetch_sub(1, Ordering::SeqCst);
+            let mut result = ProbeResult::new("fake", trigger);
+            result.class = ErrorClass::Ok;
+            result.success = true;
+            result.finish();
+            result
+        }
     }
 
-    fn runner(addr: SocketAddr, interval: Duration, on_demand: Duration) -> Arc<Runner> {
-        let config = ControlConfig {
-            name: "c".into(),
-            url: format!("http://{addr}/"),
-            interval: ConfigDuration(interval),
-            timeout: ConfigDuration::from_secs(5),
-        };
-        let metrics = ControlMetrics::register(&mut Registry::default());
-        let prober = ControlProber::new(&config).unwrap();
-        let ready = Readiness::new().register("control:c");
-        Arc::new(Runner::new("c", Prober::Control(prober, metrics), interval, on_demand, ready))
+    fn runner(
+        delay: Duration,
+        interval: Duration,
+        on_demand: Duration,
+        gate: Option<Arc<Semaphore>>,
+    ) -> (Arc<Runner>, Arc<Log>) {
+        let log = Arc::new(Log::default());
+        let prober = FakeProber { timeout: Duration::from_secs(5), delay, gate, log: log.clone() };
+        let ready = Readiness::new().register("control:fake");
+        (Arc::new(Runner::new("fake", Prober::Fake(prober), interval, on_demand, ready)), log)
     }
 
-    #[tokio::test]
+    /// Yields until `done` holds; panics if it never does (the tasks it waits for are all on
+    /// this runtime, so a few thousand turns are plenty).
+    async fn until(what: &str, done: impl Fn() -> bool) {
+        for _ in 0..10_000 {
+            if done() {
+                return;
+            }
+            tokio::task::yield_now().await;
+        }
+        panic!("never happened: {what}");
+    }
+
+    /// Runs the schedule of `run_time` runs in `interval` slots for `period`, stops it, and
+    /// returns when each run started, having checked that none was in flight alongside another.
+    async fn schedule_for(run_time: Duration, interval: Duration, period: Duration) -> Vec<Instant> {
+        let (r, log) = runner(run_time, interval, Duration::from_secs(1), None);
+        let shutdown = CancellationToken::new();
+        let scheduled = tokio::spawn(r.schedule(shutdown.clone()));
+        tokio::time::sleep(period).await;
+        shutdown.cancel();
+        tokio::time::timeout(Duration::from_secs(1), scheduled).await.expect("loop stops on cancel").unwrap();
+        assert_eq!(log.max_open.load(Ordering::SeqCst), 1, "two runs were in flight at once");
+        let starts = log.starts();
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert_eq!(log.runs(), starts.len(), "no run after cancel");
+        starts
+    }
+
+    fn gaps(starts: &[Instant]) -> Vec<Duration> {
+        starts.windows(2).map(|w| w[1] - w[0]).collect()
+    }
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    /// Tolerance for the timer wheel's millisecond rounding.
+    fn about(got: Duration, want: Duration) -> bool {
+        got.abs_diff(want) <= Duration::from_millis(1)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_schedule_is_fixed_rate_and_stops_on_cancel() {
+        // 70 ms runs in 100 ms slots: fixed-rate starts a run every 100 ms, 15 or 16 of them in
+        // 1.55 s (the first lands within the first interval); a loop that slept the interval
+        // after each run would start one every 170 ms, at most 10.
+        let starts = schedule_for(ms(70), ms(100), ms(1550)).await;
+        assert!((15..=16).contains(&starts.len()), "{} runs in 1.55 s at a 100 ms interval", starts.len());
+        for gap in gaps(&starts) {
+            assert!(about(gap, ms(100)), "runs {gap:?} apart: {:?}", gaps(&starts));
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_run_that_overruns_its_slot_skips_the_next_one() {
+        // 150 ms runs in 100 ms slots: the slot after each run is skipped, so runs start 200 ms
+        // apart, on the original grid; firing the missed slot late would start them 150 ms apart.
+        let starts = schedule_for(ms(150), ms(100), ms(1050)).await;
+        assert!((5..=6).contains(&starts.len()), "{} runs in 1.05 s", starts.len());
+        for gap in gaps(&starts) {
+            assert!(about(gap, ms(200)), "runs {gap:?} apart: {:?}", gaps(&starts));
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn never_two_in_flight_even_with_on_demand_calls() {
-        let (addr, counters) = slow_server(Duration::from_millis(60)).await;
-        // The interval is shorter than a request: ticks must be skipped, not stacked.
-        let r = runner(addr, Duration::from_millis(20), Duration::from_millis(1));
+        // The interval is shorter than a run: ticks must be skipped, not stacked, and on-demand
+        // calls must share a run in flight rather than start a second one.
+        let (r, log) = runner(Duration::from_millis(60), Duration::from_millis(20), Duration::from_millis(1), None);
         let shutdown = CancellationToken::new();
         let scheduled = tokio::spawn(r.clone().schedule(shutdown.clone()));
         let mut calls = Vec::new();
@@ -235,50 +333,47 @@ mod tests {
         }
         shutdown.cancel();
         scheduled.await.unwrap();
-        assert_eq!(counters.max_open.load(Ordering::SeqCst), 1, "two requests were in flight at once");
-        assert!(counters.requests.load(Ordering::SeqCst) >= 3);
+        assert_eq!(log.max_open.load(Ordering::SeqCst), 1, "two runs were in flight at once");
+        // 200 ms of calls with 60 ms runs back to back.
+        assert!(log.runs() >= 3, "{} runs", log.runs());
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn on_demand_is_rate_limited_and_coalesces_with_a_run_in_flight() {
-        let (addr, counters) = slow_server(Duration::from_millis(150)).await;
-        let r = runner(addr, Duration::from_secs(3600), Duration::from_secs(30));
-        // A scheduled run in flight; an on-demand call gets its result, sending nothing.
+        let gate = Arc::new(Semaphore::new(0));
+        let (r, log) =
+            runner(Duration::from_millis(150), Duration::from_secs(3600), Duration::from_secs(30), Some(gate.clone()));
+        // A scheduled run in flight, held at the gate.
         let scheduled = tokio::spawn({
             let r = r.clone();
             async move { r.run_scheduled().await }
         });
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        let shared = r.run_on_demand().await.unwrap();
+        until("the scheduled run started", || log.runs() == 1).await;
+        // An on-demand call arrives; once it watches for the next result it is committed to
+        // sharing the run in flight (the lock is held until the gate opens).
+        let on_demand = tokio::spawn({
+            let r = r.clone();
+            async move { r.run_on_demand().await }
+        });
+        until("the on-demand call waits for the result", || r.latest.receiver_count() == 1).await;
+        gate.add_permits(1);
+        let shared = on_demand.await.unwrap().unwrap();
         assert_eq!(shared.trigger, Trigger::Schedule, "the in-flight run's result is shared");
         scheduled.await.unwrap();
-        assert_eq!(counters.requests.load(Ordering::SeqCst), 1);
+        assert_eq!(log.runs(), 1, "the on-demand call started no run of its own");
         // The next call within the limit is refused with the remaining wait.
         match r.run_on_demand().await {
             Err(OnDemandRefusal::TooSoon(wait)) => {
-                assert!(wait > Duration::from_secs(25) && wait <= Duration::from_secs(30), "{wait:?}")
+                assert!(wait > Duration::from_secs(29) && wait <= Duration::from_secs(30), "{wait:?}")
             }
             other => panic!("expected TooSoon, got {other:?}"),
         }
-        assert_eq!(counters.requests.load(Ordering::SeqCst), 1);
-    }
-
-    #[tokio::test]
-    async fn the_schedule_is_fixed_rate_and_stops_on_cancel() {
-        // Each request takes 70 ms of a 100 ms slot: in 1.55 s fixed-rate gives 15 or 16 runs
-        // where a sleep-after-run loop would give at most 10. Bounds leave room for a busy
-        // machine either way.
-        let (addr, counters) = slow_server(Duration::from_millis(70)).await;
-        let r = runner(addr, Duration::from_millis(100), Duration::from_secs(1));
-        let shutdown = CancellationToken::new();
-        let scheduled = tokio::spawn(r.clone().schedule(shutdown.clone()));
-        tokio::time::sleep(Duration::from_millis(1550)).await;
-        shutdown.cancel();
-        tokio::time::timeout(Duration::from_secs(1), scheduled).await.expect("loop stops on cancel").unwrap();
-        let runs = counters.requests.load(Ordering::SeqCst);
-        assert!((12..=16).contains(&runs), "{runs} runs in 1.55 s at a 100 ms interval");
-        let after = counters.requests.load(Ordering::SeqCst);
-        tokio::time::sleep(Duration::from_millis(250)).await;
-        assert_eq!(counters.requests.load(Ordering::SeqCst), after, "no run after cancel");
+        assert_eq!(log.runs(), 1);
+        // Once the limit has passed, an on-demand call runs by itself.
+        tokio::time::sleep(Duration::from_secs(30)).await;
+        gate.add_permits(1);
+        let own = r.run_on_demand().await.unwrap();
+        assert_eq!(own.trigger, Trigger::OnDemand);
+        assert_eq!(log.runs(), 2);
     }
 }

@@ -306,6 +306,26 @@ impl Drop for BinaryDaemon {
     }
 }
 
+/// A loopback address that refuses connections for as long as this value lives.
+///
+/// The socket is bound but never listens: the kernel answers a SYN with a reset, so a client
+/// gets ECONNREFUSED. Because the port stays bound, it is neither handed out to another `bind`
+/// to port 0 nor picked as the source port of an outgoing connection meanwhile; binding a
+/// listener and dropping it instead frees the port for exactly that reuse.
+pub struct ClosedPort {
+    pub addr: SocketAddr,
+    _socket: socket2::Socket,
+}
+
+/// A [`ClosedPort`] on 127.0.0.1; keep it alive for as long as the address is used.
+pub fn closed_port() -> ClosedPort {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP)).expect("create a TCP socket");
+    socket.bind(&SocketAddr::from(([127, 0, 0, 1], 0)).into()).expect("bind 127.0.0.1:0");
+    let addr = socket.local_addr().expect("local address").as_socket().expect("an IP address");
+    ClosedPort { addr, _socket: socket }
+}
+
 /// Writes `text` to a temp file and returns it (kept alive by the returned handle).
 pub fn config_file(text: &str) -> tempfile::NamedTempFile {
     use std::io::Write;
