@@ -7,7 +7,9 @@
 //! - [`probe`] (layer 2): synthetic requests to the Messages API and control targets.
 //! - [`ingest`] (layer 3): `POST /v1/events`, where apps report retries and exhaustions.
 //! - [`classify`]: the retry playbook's error classes, shared by probes and ingest.
-//! - [`telemetry`]: the one registry, build info, logging, `/metrics` rendering.
+//! - [`telemetry`]: the one registry, build info, label-value enums, logging, `/metrics`
+//!   rendering.
+//! - [`text`]: bounding untrusted text (one truncation rule).
 //! - [`http`]: the router, the accept loop, the JSON error type.
 //! - [`readiness`], [`shutdown`]: start-up and stop signalling across layers.
 //! - [`sim`]: the simulator of the API and of a status page, used by `claudewatch simulate`
@@ -29,6 +31,7 @@ pub mod shutdown;
 pub mod sim;
 pub mod status;
 pub mod telemetry;
+pub mod text;
 
 use std::fmt;
 use std::sync::Arc;

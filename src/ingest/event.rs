@@ -12,6 +12,8 @@ use std::fmt;
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use crate::classify::ErrorClass;
+use crate::telemetry::labels::label_enum;
+use crate::text::truncate;
 
 /// Longest service or model name, in characters.
 pub const MAX_NAME_LEN: usize = 64;
@@ -25,38 +27,24 @@ pub const OVERFLOW_VALUE: &str = "other";
 /// The fields an event may have, in the order the error messages list them.
 const FIELDS: &str = "service, outcome, class, status, attempts, model, count";
 
-/// What happened to the call an event reports.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Outcome {
-    /// One attempt failed and will be retried.
-    Retry,
-    /// A retry chain gave up.
-    Exhausted,
-    /// A call finished well, perhaps after retries.
-    Success,
-    /// A non-retryable error reached the caller.
-    Failure,
+label_enum! {
+    /// What happened to the call an event reports.
+    pub enum Outcome {
+        /// One attempt failed and will be retried.
+        Retry => "retry",
+        /// A retry chain gave up.
+        Exhausted => "exhausted",
+        /// A call finished well, perhaps after retries.
+        Success => "success",
+        /// A non-retryable error reached the caller.
+        Failure => "failure",
+    }
 }
 
 impl Outcome {
-    pub const ALL: [Outcome; 4] = [Outcome::Retry, Outcome::Exhausted, Outcome::Success, Outcome::Failure];
-
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Outcome::Retry => "retry",
-            Outcome::Exhausted => "exhausted",
-            Outcome::Success => "success",
-            Outcome::Failure => "failure",
-        }
-    }
-
     /// Whether the event reports a finished call (everything but `retry`).
     pub const fn is_finished_call(self) -> bool {
         !matches!(self, Outcome::Retry)
-    }
-
-    fn parse(s: &str) -> Option<Outcome> {
-        Outcome::ALL.into_iter().find(|o| o.as_str() == s)
     }
 }
 
@@ -392,7 +380,7 @@ impl<'de> RawEvent<'de> {
 
         let outcome = match present(self.outcome) {
             None => return Err(err("outcome", "is required: one of retry, exhausted, success, failure".into())),
-            Some(Value::Str(s)) => Outcome::parse(&s).ok_or_else(|| {
+            Some(Value::Str(s)) => Outcome::from_value(&s).ok_or_else(|| {
                 err("outcome", format!("must be one of retry, exhausted, success, failure; got {:?}", truncate(&s, 64)))
             })?,
             Some(other) => return Err(err("outcome", format!("must be a string, got {}", other.kind()))),
@@ -498,14 +486,6 @@ fn optional_int(value: Option<Value<'_>>, min: u64, max: u64, what: &str) -> Res
 fn failure_classes() -> String {
     let names: Vec<&str> = ErrorClass::FAILURES.iter().map(|c| c.as_str()).collect();
     names.join(", ")
-}
-
-/// The first `max` characters of untrusted input echoed in an error message.
-fn truncate(s: &str, max: usize) -> Cow<'_, str> {
-    match s.char_indices().nth(max) {
-        None => Cow::Borrowed(s),
-        Some((cut, _)) => Cow::Owned(format!("{}…", &s[..cut])),
-    }
 }
 
 /// The visitor methods for JSON scalars, each handing the value's JSON type, in words, to

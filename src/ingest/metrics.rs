@@ -14,9 +14,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock, RwLock};
 
-use prometheus_client::encoding::{
-    EncodeLabelSet, EncodeLabelValue, EncodeMetric, LabelValueEncoder, MetricEncoder, NoLabelSet,
-};
+use prometheus_client::encoding::{EncodeLabelSet, EncodeMetric, MetricEncoder, NoLabelSet};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::{MetricType, TypedMetric};
@@ -24,40 +22,19 @@ use prometheus_client::registry::Registry;
 
 use super::event::{Event, OVERFLOW_VALUE, Outcome};
 use crate::classify::ErrorClass;
+use crate::telemetry::labels::label_enum;
 
 /// Upper bounds of the attempts histogram: 1, 2, … 10 attempts, then `+Inf`.
 pub const ATTEMPT_BUCKETS: usize = 10;
 
-macro_rules! label_enum {
-    ($(#[$doc:meta])* $name:ident { $($variant:ident => $value:literal),+ $(,)? }) => {
-        $(#[$doc])*
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-        pub enum $name { $($variant),+ }
-
-        impl $name {
-            pub const ALL: &'static [$name] = &[$($name::$variant),+];
-
-            pub const fn as_str(self) -> &'static str {
-                match self { $($name::$variant => $value),+ }
-            }
-        }
-
-        impl EncodeLabelValue for $name {
-            fn encode(&self, encoder: &mut LabelValueEncoder<'_>) -> std::fmt::Result {
-                std::fmt::Write::write_str(encoder, self.as_str())
-            }
-        }
-    };
-}
-
 label_enum! {
     /// `claudewatch_ingest_events_total{result}`.
-    EventResult { Accepted => "accepted", Rejected => "rejected" }
+    pub enum EventResult { Accepted => "accepted", Rejected => "rejected" }
 }
 
 label_enum! {
     /// `claudewatch_ingest_rejected_requests_total{reason}`.
-    RejectReason {
+    pub enum RejectReason {
         Invalid => "invalid",
         Unauthorized => "unauthorized",
         TooLarge => "too_large",
@@ -68,18 +45,12 @@ label_enum! {
 
 label_enum! {
     /// `claudewatch_ingest_overflow_total{label}`.
-    OverflowLabel { Service => "service", Model => "model" }
+    pub enum OverflowLabel { Service => "service", Model => "model" }
 }
 
 label_enum! {
     /// The `outcome` of `claudewatch_client_calls_total`: finished calls only.
-    CallOutcome { Success => "success", Exhausted => "exhausted", Failure => "failure" }
-}
-
-impl EncodeLabelValue for Outcome {
-    fn encode(&self, encoder: &mut LabelValueEncoder<'_>) -> std::fmt::Result {
-        std::fmt::Write::write_str(encoder, self.as_str())
-    }
+    pub enum CallOutcome { Success => "success", Exhausted => "exhausted", Failure => "failure" }
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -452,7 +423,7 @@ mod tests {
         for (i, reason) in RejectReason::ALL.iter().enumerate() {
             assert_eq!(*reason as usize, i);
         }
-        assert_eq!(CallOutcome::ALL, &[CallOutcome::Success, CallOutcome::Exhausted, CallOutcome::Failure]);
+        assert_eq!(CallOutcome::ALL, [CallOutcome::Success, CallOutcome::Exhausted, CallOutcome::Failure]);
     }
 
     #[test]

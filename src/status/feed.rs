@@ -17,7 +17,9 @@ use std::fmt;
 
 use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, NaiveTime, TimeZone, Utc};
 use html5gum::{Token, Tokenizer};
-use prometheus_client::encoding::{EncodeLabelValue, LabelValueEncoder};
+
+use crate::telemetry::labels::label_enum;
+use crate::text::truncate;
 
 /// How many entries one feed may hold before the rest are ignored. Statuspage serves 25; the
 /// body-size cap bounds the input anyway, this bounds the work and the label sets.
@@ -32,83 +34,34 @@ const MAX_TEXT_CHARS: usize = 2000;
 /// The opening of the header Statuspage puts above a scheduled maintenance's updates.
 const SCHEDULED_EVENT_MARKER: &str = "THIS IS A SCHEDULED EVENT";
 
-/// What an entry is about.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Kind {
-    Incident,
-    Maintenance,
-}
-
-impl Kind {
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Kind::Incident => "incident",
-            Kind::Maintenance => "maintenance",
-        }
+label_enum! {
+    /// What an entry is about.
+    pub enum Kind {
+        Incident => "incident",
+        Maintenance => "maintenance",
     }
 }
 
-impl fmt::Display for Kind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+label_enum! {
+    /// The state an update announces, as Statuspage labels it in the feed.
+    pub enum State {
+        Investigating => "investigating",
+        Identified => "identified",
+        Monitoring => "monitoring",
+        /// An update that did not change the status ("Update" in the feed).
+        Update => "update",
+        Resolved => "resolved",
+        Postmortem => "postmortem",
+        Scheduled => "scheduled",
+        InProgress => "in_progress",
+        Verifying => "verifying",
+        Completed => "completed",
+        /// Anything else: kept, never an error.
+        Unknown => "unknown",
     }
-}
-
-impl EncodeLabelValue for Kind {
-    fn encode(&self, encoder: &mut LabelValueEncoder<'_>) -> fmt::Result {
-        fmt::Write::write_str(encoder, self.as_str())
-    }
-}
-
-/// The state an update announces, as Statuspage labels it in the feed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum State {
-    Investigating,
-    Identified,
-    Monitoring,
-    /// An update that did not change the status ("Update" in the feed).
-    Update,
-    Resolved,
-    Postmortem,
-    Scheduled,
-    InProgress,
-    Verifying,
-    Completed,
-    /// Anything else: kept, never an error.
-    Unknown,
 }
 
 impl State {
-    pub const ALL: [State; 11] = [
-        State::Investigating,
-        State::Identified,
-        State::Monitoring,
-        State::Update,
-        State::Resolved,
-        State::Postmortem,
-        State::Scheduled,
-        State::InProgress,
-        State::Verifying,
-        State::Completed,
-        State::Unknown,
-    ];
-
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            State::Investigating => "investigating",
-            State::Identified => "identified",
-            State::Monitoring => "monitoring",
-            State::Update => "update",
-            State::Resolved => "resolved",
-            State::Postmortem => "postmortem",
-            State::Scheduled => "scheduled",
-            State::InProgress => "in_progress",
-            State::Verifying => "verifying",
-            State::Completed => "completed",
-            State::Unknown => "unknown",
-        }
-    }
-
     /// The state a feed label names: case and spacing do not matter ("In progress",
     /// "in  progress", "In_Progress" are one state); anything unrecognised is `Unknown`.
     pub fn from_label(label: &str) -> State {
@@ -135,18 +88,6 @@ impl State {
     /// States only a maintenance goes through.
     const fn is_maintenance_state(self) -> bool {
         matches!(self, State::Scheduled | State::InProgress | State::Verifying | State::Completed)
-    }
-}
-
-impl fmt::Display for State {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl EncodeLabelValue for State {
-    fn encode(&self, encoder: &mut LabelValueEncoder<'_>) -> fmt::Result {
-        fmt::Write::write_str(encoder, self.as_str())
     }
 }
 
@@ -499,10 +440,7 @@ fn clean_text(raw: &str) -> String {
     if let Some(rest) = text.strip_prefix('-') {
         text = rest.trim_start().to_owned();
     }
-    if text.chars().count() > MAX_TEXT_CHARS {
-        text = text.chars().take(MAX_TEXT_CHARS).collect::<String>() + "…";
-    }
-    text
+    truncate(&text, MAX_TEXT_CHARS).into_owned()
 }
 
 /// Reads an update stamp: `Feb 8, 03:55 UTC`, `Jan 1, 09:09 PST`, optionally with a year

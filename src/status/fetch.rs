@@ -12,59 +12,31 @@ use reqwest::{Client, StatusCode, Url};
 
 use crate::StartError;
 use crate::telemetry::USER_AGENT;
+use crate::telemetry::labels::label_enum;
 
 /// Redirects followed per request (status.anthropic.com → status.claude.com is one).
 pub const MAX_REDIRECTS: usize = 5;
 
-/// The outcome of one poll, the `result` label of `claudewatch_status_polls_total`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum PollResult {
-    /// A body that parsed.
-    Ok,
-    /// 304: the page has not changed since the last good body.
-    NotModified,
-    /// A status other than 2xx or 304, or a redirect loop.
-    HttpError,
-    /// Connecting, TLS, the connection dropping, or the timeout.
-    NetworkError,
-    /// A body that is not a usable feed or summary, or one larger than the cap.
-    ParseError,
+label_enum! {
+    /// The outcome of one poll, the `result` label of `claudewatch_status_polls_total`.
+    pub enum PollResult {
+        /// A body that parsed.
+        Ok => "ok",
+        /// 304: the page has not changed since the last good body.
+        NotModified => "not_modified",
+        /// A status other than 2xx or 304, or a redirect loop.
+        HttpError => "http_error",
+        /// Connecting, TLS, the connection dropping, or the timeout.
+        NetworkError => "network_error",
+        /// A body that is not a usable feed or summary, or one larger than the cap.
+        ParseError => "parse_error",
+    }
 }
 
 impl PollResult {
-    pub const ALL: [PollResult; 5] = [
-        PollResult::Ok,
-        PollResult::NotModified,
-        PollResult::HttpError,
-        PollResult::NetworkError,
-        PollResult::ParseError,
-    ];
-
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            PollResult::Ok => "ok",
-            PollResult::NotModified => "not_modified",
-            PollResult::HttpError => "http_error",
-            PollResult::NetworkError => "network_error",
-            PollResult::ParseError => "parse_error",
-        }
-    }
-
     /// Whether the page's state is known to be current after this poll.
     pub const fn is_success(self) -> bool {
         matches!(self, PollResult::Ok | PollResult::NotModified)
-    }
-}
-
-impl fmt::Display for PollResult {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl prometheus_client::encoding::EncodeLabelValue for PollResult {
-    fn encode(&self, encoder: &mut prometheus_client::encoding::LabelValueEncoder<'_>) -> fmt::Result {
-        fmt::Write::write_str(encoder, self.as_str())
     }
 }
 

@@ -209,10 +209,10 @@ impl PageMetrics {
             for result in PollResult::ALL {
                 let _ = pm.m.summary_polls.get_or_create(&pm.poll_labels(result));
             }
-            for &indicator in Indicator::ALL {
+            for indicator in Indicator::ALL {
                 let _ = pm.m.indicator.get_or_create(&IndicatorLabels { page: pm.page.clone(), indicator });
             }
-            for &impact in Impact::ALL {
+            for impact in Impact::ALL {
                 let _ = pm.m.unresolved.get_or_create(&ImpactLabels { page: pm.page.clone(), impact });
             }
         }
@@ -271,12 +271,12 @@ impl PageMetrics {
     /// removes every series of components in `gone`.
     pub fn set_components(&self, components: &[Component], gone: &[String]) {
         for name in gone {
-            for &state in ComponentStatus::ALL {
+            for state in ComponentStatus::ALL {
                 self.m.component.remove(&ComponentLabels { page: self.page.clone(), component: name.clone(), state });
             }
         }
         for c in components {
-            for &state in ComponentStatus::ALL {
+            for state in ComponentStatus::ALL {
                 let labels = ComponentLabels { page: self.page.clone(), component: c.name.clone(), state };
                 self.m.component.get_or_create(&labels).set(i64::from(state == c.status));
             }
@@ -284,7 +284,7 @@ impl PageMetrics {
     }
 
     pub fn set_indicator(&self, current: Indicator) {
-        for &indicator in Indicator::ALL {
+        for indicator in Indicator::ALL {
             let labels = IndicatorLabels { page: self.page.clone(), indicator };
             self.m.indicator.get_or_create(&labels).set(i64::from(indicator == current));
         }

@@ -5,8 +5,10 @@
 
 use std::fmt;
 
-use prometheus_client::encoding::{EncodeLabelValue, LabelValueEncoder};
 use serde_json::Value;
+
+use crate::telemetry::labels::label_enum;
+use crate::text::truncate;
 
 /// More components than this are ignored (they are label values).
 pub const MAX_COMPONENTS: usize = 200;
@@ -14,78 +16,44 @@ pub const MAX_COMPONENTS: usize = 200;
 /// Component names are cut to this many characters.
 pub const MAX_COMPONENT_NAME_CHARS: usize = 100;
 
-/// Implements `as_str`, `ALL`, a lenient `parse` (unknown values become `Unknown`), `Display`
-/// and the label encoding for a closed set of snake_case values.
-macro_rules! label_enum {
-    ($(#[$doc:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
-        $(#[$doc])*
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-        pub enum $name {
-            $($variant,)+
-            Unknown,
-        }
-
-        impl $name {
-            pub const ALL: &'static [$name] = &[$($name::$variant,)+ $name::Unknown];
-
-            pub const fn as_str(self) -> &'static str {
-                match self {
-                    $($name::$variant => $text,)+
-                    $name::Unknown => "unknown",
-                }
-            }
-
-            pub fn parse(raw: &str) -> $name {
-                match raw.trim() {
-                    $($text => $name::$variant,)+
-                    _ => $name::Unknown,
-                }
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-
-        impl EncodeLabelValue for $name {
-            fn encode(&self, encoder: &mut LabelValueEncoder<'_>) -> fmt::Result {
-                fmt::Write::write_str(encoder, self.as_str())
-            }
-        }
-    };
-}
-
 label_enum! {
     /// A component's status.
-    ComponentStatus {
+    pub enum ComponentStatus {
         Operational => "operational",
         DegradedPerformance => "degraded_performance",
         PartialOutage => "partial_outage",
         MajorOutage => "major_outage",
         UnderMaintenance => "under_maintenance",
+        Unknown => "unknown",
     }
 }
 
 label_enum! {
     /// The page's overall indicator (`status.indicator`).
-    Indicator {
+    pub enum Indicator {
         None => "none",
         Minor => "minor",
         Major => "major",
         Critical => "critical",
+        Unknown => "unknown",
     }
 }
 
 label_enum! {
     /// An incident's impact.
-    Impact {
+    pub enum Impact {
         None => "none",
         Minor => "minor",
         Major => "major",
         Critical => "critical",
+        Unknown => "unknown",
     }
+}
+
+/// The value a summary field names, surrounding whitespace ignored; absent or unrecognised text
+/// is `unknown` (the list may grow, and a new value must not lose the component).
+fn lenient<T>(raw: Option<&str>, from_value: fn(&str) -> Option<T>, unknown: T) -> T {
+    raw.and_then(|r| from_value(r.trim())).unwrap_or(unknown)
 }
 
 /// One non-group component.
@@ -150,15 +118,15 @@ pub fn parse(body: &[u8]) -> Result<Summary, SummaryError> {
             continue;
         }
         let status =
-            item.get("status").and_then(Value::as_str).map_or(ComponentStatus::Unknown, ComponentStatus::parse);
+            lenient(item.get("status").and_then(Value::as_str), ComponentStatus::from_value, ComponentStatus::Unknown);
         components.push(Component { name, status });
     }
 
-    let indicator = root
-        .get("status")
-        .and_then(|s| s.get("indicator"))
-        .and_then(Value::as_str)
-        .map_or(Indicator::Unknown, Indicator::parse);
+    let indicator = lenient(
+        root.get("status").and_then(|s| s.get("indicator")).and_then(Value::as_str),
+        Indicator::from_value,
+        Indicator::Unknown,
+    );
 
     let incidents = root
         .get("incidents")
@@ -172,7 +140,7 @@ pub fn parse(body: &[u8]) -> Result<Summary, SummaryError> {
             if matches!(status.as_str(), "resolved" | "postmortem" | "completed") {
                 return None;
             }
-            let impact = i.get("impact").and_then(Value::as_str).map_or(Impact::Unknown, Impact::parse);
+            let impact = lenient(i.get("impact").and_then(Value::as_str), Impact::from_value, Impact::Unknown);
             Some(SummaryIncident { id: text("id"), name: text("name"), status, impact })
         })
         .collect();
@@ -182,11 +150,7 @@ pub fn parse(body: &[u8]) -> Result<Summary, SummaryError> {
 
 fn clean_name(raw: &str) -> String {
     let collapsed = raw.split_whitespace().collect::<Vec<_>>().join(" ");
-    if collapsed.chars().count() > MAX_COMPONENT_NAME_CHARS {
-        collapsed.chars().take(MAX_COMPONENT_NAME_CHARS - 1).collect::<String>() + "…"
-    } else {
-        collapsed
-    }
+    truncate(&collapsed, MAX_COMPONENT_NAME_CHARS).into_owned()
 }
 
 #[cfg(test)]

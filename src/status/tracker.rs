@@ -7,6 +7,7 @@ use std::time::{Duration, SystemTime};
 
 use super::feed::{Feed, Incident, Kind, Phase, State};
 use super::metrics::{InfoLabels, PageMetrics};
+use crate::text::truncate;
 
 /// Titles in the info series are cut to this many characters (the log line has them whole).
 pub const MAX_TITLE_CHARS: usize = 100;
@@ -88,7 +89,7 @@ impl Tracker {
         let mut next: HashMap<String, Tracked> = HashMap::with_capacity(feed.incidents.len());
         for incident in &feed.incidents {
             let mut incident = incident.clone();
-            incident.id = cap_chars(&incident.id, MAX_ID_CHARS);
+            incident.id = truncate(&incident.id, MAX_ID_CHARS).into_owned();
             if next.contains_key(&incident.id) {
                 continue; // The same id twice: the first (newest) entry wins.
             }
@@ -124,7 +125,7 @@ impl Tracker {
             changes.extend(change);
 
             let wanted = incident.is_active().then(|| {
-                metrics.info_labels(&id, &cap_chars(&incident.title, MAX_TITLE_CHARS), incident.state, incident.kind)
+                metrics.info_labels(&id, &truncate(&incident.title, MAX_TITLE_CHARS), incident.state, incident.kind)
             });
             let shown = previous.as_ref().and_then(|p| p.info.clone());
             if shown != wanted {
@@ -227,15 +228,6 @@ fn log_change(page: &str, change: &Change, incident: &Incident, seen_for: String
                 "status page incident left the feed while open"
             );
         }
-    }
-}
-
-/// `s` cut to `max` characters, the last one an ellipsis when cut.
-pub fn cap_chars(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
-        s.to_owned()
-    } else {
-        s.chars().take(max.saturating_sub(1)).collect::<String>() + "…"
     }
 }
 
@@ -433,12 +425,5 @@ mod tests {
         assert_eq!(seen_for(f.tracker.current["i"].first_seen, t2), "42m 5s");
         // A clock that stepped back says 0s rather than failing.
         assert_eq!(seen_for(t2, t1), "0s");
-    }
-
-    #[test]
-    fn caps_cut_on_character_boundaries() {
-        assert_eq!(cap_chars("héllo", 5), "héllo");
-        assert_eq!(cap_chars("héllo wörld", 5), "héll…");
-        assert_eq!(cap_chars("", 3), "");
     }
 }

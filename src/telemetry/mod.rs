@@ -1,6 +1,7 @@
 //! The one metrics registry and the daemon's own telemetry: build info, logging, and rendering
 //! `/metrics` in the format the scraper asked for.
 
+pub mod labels;
 pub mod logging;
 pub mod render;
 
