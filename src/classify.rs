@@ -23,37 +23,25 @@ use std::fmt;
 use std::io;
 use std::str::FromStr;
 
-use prometheus_client::encoding::{EncodeLabelValue, LabelValueEncoder};
+use crate::telemetry::labels::label_enum;
 
-/// The outcome class of one call to the API. `Ok` is only ever a probe outcome; apps report
-/// successes through the `success` outcome instead.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum ErrorClass {
-    Ok,
-    Overloaded,
-    Connection,
-    RateLimited,
-    ServerError,
-    Timeout,
-    ClientError,
-    Auth,
-    Unexpected,
+label_enum! {
+    /// The outcome class of one call to the API. `Ok` is only ever a probe outcome; apps report
+    /// successes through the `success` outcome instead.
+    pub enum ErrorClass {
+        Ok => "ok",
+        Overloaded => "overloaded",
+        Connection => "connection",
+        RateLimited => "rate_limited",
+        ServerError => "server_error",
+        Timeout => "timeout",
+        ClientError => "client_error",
+        Auth => "auth",
+        Unexpected => "unexpected",
+    }
 }
 
 impl ErrorClass {
-    /// Every class, in a stable order, for pre-creating label sets at zero.
-    pub const ALL: [ErrorClass; 9] = [
-        ErrorClass::Ok,
-        ErrorClass::Overloaded,
-        ErrorClass::Connection,
-        ErrorClass::RateLimited,
-        ErrorClass::ServerError,
-        ErrorClass::Timeout,
-        ErrorClass::ClientError,
-        ErrorClass::Auth,
-        ErrorClass::Unexpected,
-    ];
-
     /// The failure classes only (everything but `ok`).
     pub const FAILURES: [ErrorClass; 8] = [
         ErrorClass::Overloaded,
@@ -65,20 +53,6 @@ impl ErrorClass {
         ErrorClass::Auth,
         ErrorClass::Unexpected,
     ];
-
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            ErrorClass::Ok => "ok",
-            ErrorClass::Overloaded => "overloaded",
-            ErrorClass::Connection => "connection",
-            ErrorClass::RateLimited => "rate_limited",
-            ErrorClass::ServerError => "server_error",
-            ErrorClass::Timeout => "timeout",
-            ErrorClass::ClientError => "client_error",
-            ErrorClass::Auth => "auth",
-            ErrorClass::Unexpected => "unexpected",
-        }
-    }
 
     /// The class of an HTTP status that arrived with a complete response. 2xx is `Ok` here; the
     /// caller decides whether the body passes its check (else `Unexpected`).
@@ -115,12 +89,6 @@ impl ErrorClass {
     }
 }
 
-impl fmt::Display for ErrorClass {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
 /// The error for a class name that is not in the taxonomy.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UnknownClass;
@@ -136,66 +104,26 @@ impl FromStr for ErrorClass {
     type Err = UnknownClass;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        ErrorClass::ALL.into_iter().find(|c| c.as_str() == s).ok_or(UnknownClass)
+        ErrorClass::from_value(s).ok_or(UnknownClass)
     }
 }
 
-impl EncodeLabelValue for ErrorClass {
-    fn encode(&self, encoder: &mut LabelValueEncoder<'_>) -> fmt::Result {
-        fmt::Write::write_str(encoder, self.as_str())
-    }
-}
-
-/// Why a connection failed, for `claudewatch_probe_connection_errors_total{reason}`: an
-/// ECONNRESET wave must be visible as such, apart from refusals and DNS trouble.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum ConnectionReason {
-    /// The peer reset the connection (ECONNRESET).
-    Reset,
-    /// Nothing listens there (ECONNREFUSED).
-    Refused,
-    /// The peer closed the connection before the response was complete.
-    Closed,
-    /// The host name did not resolve.
-    Dns,
-    /// The TLS handshake or a TLS record failed (certificates, protocol errors, alerts).
-    Tls,
-    /// Any other transport failure (unreachable network, malformed HTTP, …).
-    Other,
-}
-
-impl ConnectionReason {
-    /// Every reason, in a stable order, for pre-creating label sets at zero.
-    pub const ALL: [ConnectionReason; 6] = [
-        ConnectionReason::Reset,
-        ConnectionReason::Refused,
-        ConnectionReason::Closed,
-        ConnectionReason::Dns,
-        ConnectionReason::Tls,
-        ConnectionReason::Other,
-    ];
-
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            ConnectionReason::Reset => "reset",
-            ConnectionReason::Refused => "refused",
-            ConnectionReason::Closed => "closed",
-            ConnectionReason::Dns => "dns",
-            ConnectionReason::Tls => "tls",
-            ConnectionReason::Other => "other",
-        }
-    }
-}
-
-impl fmt::Display for ConnectionReason {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl EncodeLabelValue for ConnectionReason {
-    fn encode(&self, encoder: &mut LabelValueEncoder<'_>) -> fmt::Result {
-        fmt::Write::write_str(encoder, self.as_str())
+label_enum! {
+    /// Why a connection failed, for `claudewatch_probe_connection_errors_total{reason}`: an
+    /// ECONNRESET wave must be visible as such, apart from refusals and DNS trouble.
+    pub enum ConnectionReason {
+        /// The peer reset the connection (ECONNRESET).
+        Reset => "reset",
+        /// Nothing listens there (ECONNREFUSED).
+        Refused => "refused",
+        /// The peer closed the connection before the response was complete.
+        Closed => "closed",
+        /// The host name did not resolve.
+        Dns => "dns",
+        /// The TLS handshake or a TLS record failed (certificates, protocol errors, alerts).
+        Tls => "tls",
+        /// Any other transport failure (unreachable network, malformed HTTP, …).
+        Other => "other",
     }
 }
 

@@ -1,12 +1,12 @@
 //! What the API's response headers say beyond the status: the request id, the server-requested
 //! wait, and the `anthropic-ratelimit-*` headroom.
 
-use std::fmt;
 use std::time::UNIX_EPOCH;
 
-use prometheus_client::encoding::{EncodeLabelValue, LabelValueEncoder};
 use reqwest::header::HeaderMap;
 use serde::Serialize;
+
+use crate::telemetry::labels::label_enum;
 
 /// Request ids longer than this, or with characters other than ASCII letters, digits, `_` and
 /// `-`, are dropped: they go into logs and JSON, and a hostile peer must neither fill those nor
@@ -16,30 +16,20 @@ pub const MAX_REQUEST_ID_LEN: usize = 64;
 /// Waits beyond this are not believed (a day covers every documented limit window).
 const MAX_RETRY_AFTER_SECS: f64 = 86_400.0;
 
-/// The resource a rate-limit header pair describes (the `resource` label).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Resource {
-    Requests,
-    /// The most restrictive token limit currently in effect.
-    Tokens,
-    InputTokens,
-    OutputTokens,
+label_enum! {
+    /// The resource a rate-limit header pair describes (the `resource` label).
+    #[derive(Serialize)]
+    #[serde(rename_all = "snake_case")]
+    pub enum Resource {
+        Requests => "requests",
+        /// The most restrictive token limit currently in effect.
+        Tokens => "tokens",
+        InputTokens => "input_tokens",
+        OutputTokens => "output_tokens",
+    }
 }
 
 impl Resource {
-    pub const ALL: [Resource; 4] =
-        [Resource::Requests, Resource::Tokens, Resource::InputTokens, Resource::OutputTokens];
-
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Resource::Requests => "requests",
-            Resource::Tokens => "tokens",
-            Resource::InputTokens => "input_tokens",
-            Resource::OutputTokens => "output_tokens",
-        }
-    }
-
     /// The middle part of `anthropic-ratelimit-{…}-limit`.
     const fn header_part(self) -> &'static str {
         match self {
@@ -48,12 +38,6 @@ impl Resource {
             Resource::InputTokens => "input-tokens",
             Resource::OutputTokens => "output-tokens",
         }
-    }
-}
-
-impl EncodeLabelValue for Resource {
-    fn encode(&self, encoder: &mut LabelValueEncoder<'_>) -> fmt::Result {
-        fmt::Write::write_str(encoder, self.as_str())
     }
 }
 

@@ -140,7 +140,7 @@ async fn on_demand(
             return Err(ApiError::NotConfigured(format!("probe {name:?} is not configured: {reason}")));
         }
         None => {
-            let name = outcome::truncate(name, config::MAX_NAME_LEN);
+            let name = crate::text::truncate(name, config::MAX_NAME_LEN);
             return Err(ApiError::BadRequest(format!("unknown probe {name:?}; configured probes: {}", names())));
         }
     };

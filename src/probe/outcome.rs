@@ -8,7 +8,7 @@ use serde::Serialize;
 use super::headers::{RateLimit, is_safe_id};
 use crate::classify::{ConnectionReason, ErrorClass};
 
-/// Error texts in logs and JSON are cut to this many characters.
+/// Error texts in logs and JSON are cut to this many characters (see [`crate::text::truncate`]).
 pub const MAX_ERROR_LEN: usize = 300;
 /// Reply texts in JSON are cut to this many characters.
 pub const MAX_REPLY_LEN: usize = 200;
@@ -162,23 +162,9 @@ impl ProbeResult {
     }
 }
 
-/// `text` cut to `max` characters, with an ellipsis when cut.
-pub fn truncate(text: &str, max: usize) -> String {
-    match text.char_indices().nth(max) {
-        Some((end, _)) => format!("{}…", &text[..end]),
-        None => text.to_owned(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn truncation_counts_characters() {
-        assert_eq!(truncate("héllo", 10), "héllo");
-        assert_eq!(truncate("héllo", 2), "hé…");
-    }
 
     #[test]
     fn redaction_covers_every_free_text_field() {

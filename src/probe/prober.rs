@@ -18,10 +18,11 @@ use reqwest::{Client, Response, Url};
 
 use super::config::{ControlConfig, ProbeConfig, is_loopback};
 use super::headers::ResponseHeaders;
-use super::outcome::{MAX_ERROR_LEN, MAX_REPLY_LEN, ProbeResult, Trigger, truncate};
+use super::outcome::{MAX_ERROR_LEN, MAX_REPLY_LEN, ProbeResult, Trigger};
 use super::reply::{self, ApiErrorDetail, SseParser, StreamReply, Usage};
 use crate::classify::{ErrorClass, Observation, classify};
 use crate::telemetry::USER_AGENT;
+use crate::text::truncate;
 
 /// The API version every request names.
 pub const ANTHROPIC_VERSION: &str = "2023-06-01";
@@ -220,7 +221,8 @@ impl MessagesProber {
         let content_type = response.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
         if !content_type.starts_with("text/event-stream") {
             let problem =
-                truncate(&format!("expected an event stream, got content-type {content_type:?}"), MAX_ERROR_LEN);
+                truncate(&format!("expected an event stream, got content-type {content_type:?}"), MAX_ERROR_LEN)
+                    .into_owned();
             return Verdict::Response { status, content_ok: false, problem: Some(problem) };
         }
         let mut parser = SseParser::default();
@@ -258,8 +260,9 @@ impl MessagesProber {
     }
 
     fn check_text(&self, text: &str) -> Option<String> {
-        (!reply::text_matches(text, &self.expect_lower))
-            .then(|| truncate(&format!("reply {text:?} does not contain {:?}", self.expect_lower), MAX_ERROR_LEN))
+        (!reply::text_matches(text, &self.expect_lower)).then(|| {
+            truncate(&format!("reply {text:?} does not contain {:?}", self.expect_lower), MAX_ERROR_LEN).into_owned()
+        })
     }
 }
 
@@ -288,7 +291,9 @@ fn fill(result: &mut ProbeResult, verdict: Verdict, seen: Seen, elapsed: Duratio
         }
         Verdict::StreamError(e) => (
             classify(Observation::StreamError { error_type: &e.kind }),
-            Some(truncate(&format!("error event after HTTP 200: {}: {}", e.kind, e.message), MAX_ERROR_LEN)),
+            Some(
+                truncate(&format!("error event after HTTP 200: {}: {}", e.kind, e.message), MAX_ERROR_LEN).into_owned(),
+            ),
         ),
         Verdict::Transport(e) => (classify(Observation::Transport(e)), Some(error_chain(e))),
         Verdict::TimedOut => (
@@ -309,7 +314,7 @@ fn fill(result: &mut ProbeResult, verdict: Verdict, seen: Seen, elapsed: Duratio
     result.rate_limits = seen.headers.rate_limits;
     result.input_tokens = seen.usage.input_tokens;
     result.output_tokens = seen.usage.output_tokens;
-    result.reply = seen.text.map(|t| truncate(&t, MAX_REPLY_LEN));
+    result.reply = seen.text.map(|t| truncate(&t, MAX_REPLY_LEN).into_owned());
     result.finish();
 }
 
@@ -343,7 +348,7 @@ pub fn error_chain(error: &(dyn StdError + 'static)) -> String {
         }
         source = e.source();
     }
-    truncate(&text, MAX_ERROR_LEN)
+    truncate(&text, MAX_ERROR_LEN).into_owned()
 }
 
 /// The control target: a plain GET. Any 2xx or 3xx answer is `ok` (a redirect still proves the

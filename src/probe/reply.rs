@@ -4,7 +4,8 @@
 
 use serde::Deserialize;
 
-use super::outcome::{MAX_ERROR_LEN, truncate};
+use super::outcome::MAX_ERROR_LEN;
+use crate::text::truncate;
 
 /// Token usage as the API reports it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
@@ -43,9 +44,11 @@ pub struct Reply {
 /// Parses a non-streaming Messages reply; the error says briefly why it is not one.
 pub fn parse_message(body: &[u8]) -> Result<Reply, String> {
     let message: Message = serde_json::from_slice(body)
-        .map_err(|e| truncate(&format!("reply is not a Messages API message: {e}"), MAX_ERROR_LEN))?;
+        .map_err(|e| truncate(&format!("reply is not a Messages API message: {e}"), MAX_ERROR_LEN).into_owned())?;
     if message.kind != "message" {
-        return Err(truncate(&format!("reply has type {:?}, expected \"message\"", message.kind), MAX_ERROR_LEN));
+        return Err(
+            truncate(&format!("reply has type {:?}, expected \"message\"", message.kind), MAX_ERROR_LEN).into_owned()
+        );
     }
     let text = message.content.iter().filter(|b| b.kind == "text").filter_map(|b| b.text.as_deref()).collect();
     Ok(Reply { text, usage: message.usage.unwrap_or_default() })
@@ -196,7 +199,7 @@ impl StreamReply {
     pub fn on_event(&mut self, event: &SseEvent) -> bool {
         fn parse<'a, T: Deserialize<'a>>(event: &'a SseEvent) -> Result<T, String> {
             serde_json::from_str(&event.data)
-                .map_err(|e| truncate(&format!("malformed {} event: {e}", event.event), MAX_ERROR_LEN))
+                .map_err(|e| truncate(&format!("malformed {} event: {e}", event.event), MAX_ERROR_LEN).into_owned())
         }
         let mut first = false;
         let result = match event.event.as_str() {
@@ -230,7 +233,7 @@ impl StreamReply {
             "error" => {
                 self.error = Some(parse::<ErrorEnvelope>(event).map(|e| e.error).unwrap_or_else(|_| ApiErrorDetail {
                     kind: String::new(),
-                    message: truncate(&event.data, MAX_ERROR_LEN),
+                    message: truncate(&event.data, MAX_ERROR_LEN).into_owned(),
                 }));
                 Ok(())
             }
