@@ -2,7 +2,7 @@
 //!
 //! Three simulators (`claudewatch simulate`): the `econnreset-wave` scenario played 10× faster
 //! (one minute; the wrappers hammer it for the first 40 s), one answering 45 % overloaded and 45 % rate limited, one answering after 11 s.
-//! The daemon (the release binary under .ci/test) probes them every 2 s, probes once more with a
+//! The daemon (the release binary under .ci/run) probes them every 2 s, probes once more with a
 //! key variable that is unset, checks a control target nobody listens on, polls the wave
 //! simulator's status page (where the test opens an incident) and a status page nobody serves.
 //! Four processes of the Python retry wrapper (examples/python) hammer the wave simulator as
