@@ -142,6 +142,37 @@ fn port_in_use_is_one_line_and_exit_one() {
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
 
+/// Text logs on a pipe (a container's log, a file) carry no terminal colour codes: the first run of
+/// the image showed them in `podman logs`.
+#[test]
+fn text_logs_on_a_pipe_have_no_escape_codes() {
+    use std::io::{BufRead, BufReader};
+    let config = config_file(LOOPBACK_ONLY);
+    let mut child = Command::new(binary())
+        .arg("--config")
+        .arg(config.path())
+        .args(["--listen", "127.0.0.1:0", "--log-format", "text", "--log-level", "info"])
+        .env_remove("RUST_LOG")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = Vec::new();
+    for line in BufReader::new(child.stderr.take().unwrap()).lines().map_while(Result::ok) {
+        let listening = line.contains("claudewatch listening");
+        lines.push(line);
+        if listening {
+            break;
+        }
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let log = lines.join("\n");
+    assert!(log.contains("claudewatch listening"), "{log}");
+    assert!(!log.contains('\u{1b}'), "escape codes in a piped log: {log:?}");
+}
+
 #[test]
 fn check_config_prints_effective_config_or_every_error() {
     let good = config_file("[server]\nlisten = \"127.0.0.1:9999\"\n");
