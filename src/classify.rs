@@ -439,7 +439,7 @@ mod socket_tests {
     }
 
     fn client() -> reqwest::Client {
-        crate::install_crypto_provider();
+        crate::tls::install_crypto_provider();
         reqwest::Client::builder().no_proxy().build().unwrap()
     }
 
@@ -498,7 +498,7 @@ mod socket_tests {
     #[tokio::test]
     async fn client_timeout() {
         let addr = server(Act::Silent).await;
-        crate::install_crypto_provider();
+        crate::tls::install_crypto_provider();
         let client = reqwest::Client::builder().no_proxy().timeout(Duration::from_millis(100)).build().unwrap();
         let e = fail(&client, &format!("http://{addr}/")).await;
         assert_eq!(of(&e).class, ErrorClass::Timeout, "{e:?}");
@@ -515,7 +515,7 @@ mod socket_tests {
 
     #[tokio::test]
     async fn dns() {
-        crate::install_crypto_provider();
+        crate::tls::install_crypto_provider();
         let client = reqwest::Client::builder().no_proxy().dns_resolver(Arc::new(NoDns)).build().unwrap();
         let e = fail(&client, "http://probe-target.invalid/").await;
         assert_eq!(of(&e), Classification::connection(ConnectionReason::Dns), "{e:?}");

@@ -16,14 +16,6 @@ use claudewatch::sim::{Fault, Scenario, SimHandle, Simulator, Step};
 use common::{Daemon, Metrics, client, config_file};
 use serde_json::Value;
 
-/// Sets a test's own API key variable. Each test uses a variable of its own, set before the
-/// daemon (which reads it at start-up) exists; the tests resolve only IP literals, so no libc
-/// call reads the environment concurrently.
-fn set_key(var: &str, value: &str) {
-    // SAFETY: see above; nextest also runs every test in a process of its own.
-    unsafe { std::env::set_var(var, value) };
-}
-
 /// A probe `p` against `base_url`: by default a schedule that never fires within a test, so that
 /// `GET /probe` alone drives it, one request per call (the first run lands at a random point of
 /// the first interval: at 100 000 h the chance that it falls within a minute of the start is
@@ -66,8 +58,8 @@ impl Rig {
 
     async fn start_with(sim: Simulator, var: &str, extra: &str) -> Rig {
         let sim = sim.start().await.expect("simulator starts");
-        set_key(var, "sk-ant-test-rig");
-        let daemon = Daemon::start(&on_demand_config(&sim.url(), var, extra)).await;
+        let daemon =
+            Daemon::start_with_env(&on_demand_config(&sim.url(), var, extra), &[(var, "sk-ant-test-rig")]).await;
         Rig { sim, daemon }
     }
 
@@ -241,8 +233,11 @@ async fn connection_failures_are_counted_by_reason() {
 
     // Nothing listening: refused.
     let closed = common::closed_port();
-    set_key("CW_TEST_KEY_REFUSED", "sk-ant-test");
-    let daemon = Daemon::start(&on_demand_config(&format!("http://{}", closed.addr), "CW_TEST_KEY_REFUSED", "")).await;
+    let daemon = Daemon::start_with_env(
+        &on_demand_config(&format!("http://{}", closed.addr), "CW_TEST_KEY_REFUSED", ""),
+        &[("CW_TEST_KEY_REFUSED", "sk-ant-test")],
+    )
+    .await;
     let r: Value =
         serde_json::from_str(&client().get(daemon.url("/probe?name=p")).send().await.unwrap().text().await.unwrap())
             .unwrap();
@@ -330,9 +325,8 @@ async fn unexpected_covers_wrong_text_and_invalid_json() {
 #[tokio::test]
 async fn on_demand_is_rate_limited_and_validates_its_query() {
     let sim = Simulator::default().start().await.unwrap();
-    set_key("CW_TEST_KEY_ON_DEMAND", "sk-ant-test");
     let config = on_demand_config(&sim.url(), "CW_TEST_KEY_ON_DEMAND", "on_demand_min_interval = \"30s\"");
-    let daemon = Daemon::start(&config).await;
+    let daemon = Daemon::start_with_env(&config, &[("CW_TEST_KEY_ON_DEMAND", "sk-ant-test")]).await;
     let http = client();
     assert_eq!(http.get(daemon.url("/probe?name=p")).send().await.unwrap().status(), 200);
     let again = http.get(daemon.url("/probe?name=p")).send().await.unwrap();
@@ -376,13 +370,12 @@ async fn an_unset_key_is_not_configured_and_sends_nothing() {
 #[tokio::test]
 async fn the_schedule_runs_probes_and_controls() {
     let sim = Simulator::default().start().await.unwrap();
-    set_key("CW_TEST_KEY_SCHEDULE", "sk-ant-test");
     let config = on_demand_config(&sim.url(), "CW_TEST_KEY_SCHEDULE", "interval = \"200ms\"")
         + &format!(
             "[[control]]\nname = \"net\"\nurl = \"{}/_sim/health\"\ninterval = \"200ms\"\ntimeout = \"1s\"\n",
             sim.url()
         );
-    let daemon = Daemon::start(&config).await;
+    let daemon = Daemon::start_with_env(&config, &[("CW_TEST_KEY_SCHEDULE", "sk-ant-test")]).await;
     let m = common::eventually(daemon.addr, Duration::from_secs(10), "scheduled probes", |m| {
         requests(m, "ok") >= 3.0
             && m.get("claudewatch_control_requests_total", &[("control", "net"), ("class", "ok")]).unwrap_or(0.0) >= 3.0
@@ -416,10 +409,9 @@ async fn the_daemon_stays_healthy_through_thousands_of_faults() {
     for _ in 0..ROUNDS {
         sim.script(cycle.iter().map(|(f, _)| Step::new(*f)));
     }
-    set_key("CW_TEST_KEY_THOUSANDS", "sk-ant-test");
     let config = on_demand_config(&sim.url(), "CW_TEST_KEY_THOUSANDS", "interval = \"1ms\"");
     let started = Instant::now();
-    let daemon = Daemon::start(&config).await;
+    let daemon = Daemon::start_with_env(&config, &[("CW_TEST_KEY_THOUSANDS", "sk-ant-test")]).await;
     let m =
         common::eventually(daemon.addr, Duration::from_secs(120), "all faults probed", |m| requests(m, "ok") >= 1.0)
             .await;
@@ -451,11 +443,10 @@ async fn the_econnreset_wave_rises_and_falls_in_metrics() {
     const TIME_SCALE: f64 = 20.0;
     let scenario = Scenario::builtin("econnreset-wave").unwrap();
     let sim = Simulator::new(scenario.clone()).time_scale(TIME_SCALE).seed(11).start().await.unwrap();
-    set_key("CW_TEST_KEY_WAVE", "sk-ant-test");
     // A timeout far beyond any injected latency, so that every reset the simulator sends is
     // seen as one however slow the machine.
     let config = on_demand_config(&sim.url(), "CW_TEST_KEY_WAVE", "interval = \"50ms\"\ntimeout = \"10s\"");
-    let daemon = Daemon::start(&config).await;
+    let daemon = Daemon::start_with_env(&config, &[("CW_TEST_KEY_WAVE", "sk-ant-test")]).await;
     let phase_of = |record: &claudewatch::sim::RequestRecord| {
         let (i, _) = scenario.position(Duration::from_secs_f64(record.at_seconds * TIME_SCALE));
         scenario.phases[i].name.clone()

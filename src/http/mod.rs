@@ -1,10 +1,12 @@
-//! The daemon's HTTP surface: `/metrics`, `/healthz`, `/readyz`, and whatever routes the layers
-//! add (the ingest endpoint, on-demand probes). Everything else is a JSON 404 (or 405), and no
-//! request outlives `[server] request_timeout`.
+//! The daemon's HTTP surface: its `[server]` section, `/metrics`, `/healthz`, `/readyz`, and
+//! whatever routes the layers add (the ingest endpoint, on-demand probes). Everything else is a
+//! JSON 404 (or 405), and no request outlives `[server] request_timeout`.
 
+mod config;
 mod error;
 pub mod serve;
 
+pub use config::ServerConfig;
 pub use error::ApiError;
 
 use std::sync::Arc;

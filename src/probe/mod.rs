@@ -37,7 +37,8 @@ use tokio_util::sync::CancellationToken;
 use self::metrics::{ControlMetrics, ProbeMetrics};
 use self::prober::{ApiKey, ControlProber, MessagesProber};
 use self::runner::{OnDemandRefusal, Prober, Runner};
-use crate::StartError;
+use crate::config::Env;
+use crate::error::StartError;
 use crate::http::ApiError;
 use crate::readiness::Readiness;
 
@@ -57,6 +58,7 @@ impl ProbeLayer {
     pub fn new(
         probes: &[ProbeConfig],
         controls: &[ControlConfig],
+        env: &Env,
         registry: &mut Registry,
         readiness: &Readiness,
     ) -> Result<Self, StartError> {
@@ -66,10 +68,12 @@ impl ProbeLayer {
         let mut entries = BTreeMap::new();
         for config in probes {
             let ready = readiness.register(format!("probe:{}", config.name));
-            let entry = match ApiKey::from_env(&config.api_key_env) {
+            let entry = match ApiKey::from_env(env, &config.api_key_env) {
                 Ok(key) => {
-                    let prober = MessagesProber::new(config, key)
-                        .map_err(|e| StartError(format!("probe {}: {e}", config.name)))?;
+                    let prober = MessagesProber::new(config, key).map_err(|source| StartError::HttpClient {
+                        component: format!("probe {}", config.name),
+                        source,
+                    })?;
                     probe_metrics.precreate(&config.name, true, config.stream);
                     Entry::Runnable(Arc::new(Runner::new(
                         &config.name,
@@ -92,7 +96,8 @@ impl ProbeLayer {
         let mut control_runners = Vec::new();
         for config in controls {
             let ready = readiness.register(format!("control:{}", config.name));
-            let prober = ControlProber::new(config).map_err(|e| StartError(format!("control {}: {e}", config.name)))?;
+            let prober = ControlProber::new(config)
+                .map_err(|source| StartError::HttpClient { component: format!("control {}", config.name), source })?;
             control_metrics.precreate(&config.name);
             control_runners.push(Arc::new(Runner::new(
                 &config.name,
@@ -112,7 +117,7 @@ impl ProbeLayer {
     }
 
     /// Starts one loop per probe and control target; each stops when `shutdown` is cancelled.
-    pub fn spawn(self, tasks: &mut JoinSet<()>, shutdown: CancellationToken) {
+    pub fn spawn(self, tasks: &mut JoinSet<()>, shutdown: &CancellationToken) {
         let probes = self.probes.values().filter_map(|e| match e {
             Entry::Runnable(r) => Some(r.clone()),
             Entry::NotConfigured(_) => None,
@@ -140,7 +145,7 @@ async fn on_demand(
             return Err(ApiError::NotConfigured(format!("probe {name:?} is not configured: {reason}")));
         }
         None => {
-            let name = crate::text::truncate(name, config::MAX_NAME_LEN);
+            let name = crate::text::truncate(name, crate::config::MAX_LABEL_NAME_LEN);
             return Err(ApiError::BadRequest(format!("unknown probe {name:?}; configured probes: {}", names())));
         }
     };

@@ -17,7 +17,16 @@ use super::body;
 use super::fault::{Fault, Latency, Step};
 use super::server::{ConnControl, Kill};
 use super::state::{Endpoint, RateLimitSnapshot, RequestRecord, Shared, Source};
-use super::{FAULT_HEADER, LATENCY_HEADER, MAX_HANG, RETRY_AFTER_HEADER};
+
+/// Request header that picks the fault of one request (`reset`, `overloaded`, …).
+pub const FAULT_HEADER: &str = "x-claudewatch-sim-fault";
+/// Request header that adds latency to one request (`"250ms"`).
+pub const LATENCY_HEADER: &str = "x-claudewatch-sim-latency";
+/// Request header that sets the `retry-after` seconds of one request's answer.
+pub const RETRY_AFTER_HEADER: &str = "x-claudewatch-sim-retry-after";
+
+/// A `hang` ends after this long even if the simulator keeps running.
+pub const MAX_HANG: Duration = Duration::from_secs(600);
 
 /// The Messages API's request size limit.
 pub const MAX_BODY: usize = 32 * 1024 * 1024;

@@ -53,6 +53,7 @@ mod server;
 mod state;
 pub mod statuspage;
 
+pub use api::{FAULT_HEADER, LATENCY_HEADER, MAX_HANG, RETRY_AFTER_HEADER};
 pub use fault::{Fault, Latency, ScriptEntry, Step, UnknownFault};
 pub use scenario::{BUILTIN, MAX_RATE_LIMIT, Phase, RateLimits, Scenario, ScenarioError};
 pub use state::{Endpoint, MAX_SCRIPTED, REQUEST_LOG_LEN, RequestRecord, Source, Stats};
@@ -75,16 +76,6 @@ use tokio_util::sync::CancellationToken;
 
 use state::Shared;
 use statuspage::StatusPage;
-
-/// Request header that picks the fault of one request (`reset`, `overloaded`, …).
-pub const FAULT_HEADER: &str = "x-claudewatch-sim-fault";
-/// Request header that adds latency to one request (`"250ms"`).
-pub const LATENCY_HEADER: &str = "x-claudewatch-sim-latency";
-/// Request header that sets the `retry-after` seconds of one request's answer.
-pub const RETRY_AFTER_HEADER: &str = "x-claudewatch-sim-retry-after";
-
-/// A `hang` ends after this long even if the simulator keeps running.
-pub const MAX_HANG: Duration = Duration::from_secs(600);
 
 /// The time scales the simulator accepts (a thousandth of real time to a million times it).
 pub const TIME_SCALE_RANGE: std::ops::RangeInclusive<f64> = 0.001..=1_000_000.0;

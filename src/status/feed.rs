@@ -36,7 +36,7 @@ const SCHEDULED_EVENT_MARKER: &str = "THIS IS A SCHEDULED EVENT";
 
 label_enum! {
     /// What an entry is about.
-    pub enum Kind {
+    pub enum EntryKind {
         Incident => "incident",
         Maintenance => "maintenance",
     }
@@ -44,7 +44,7 @@ label_enum! {
 
 label_enum! {
     /// The state an update announces, as Statuspage labels it in the feed.
-    pub enum State {
+    pub enum IncidentState {
         Investigating => "investigating",
         Identified => "identified",
         Monitoring => "monitoring",
@@ -61,39 +61,42 @@ label_enum! {
     }
 }
 
-impl State {
+impl IncidentState {
     /// The state a feed label names: case and spacing do not matter ("In progress",
     /// "in  progress", "In_Progress" are one state); anything unrecognised is `Unknown`.
-    pub fn from_label(label: &str) -> State {
+    pub fn from_label(label: &str) -> IncidentState {
         let words: Vec<String> = label
             .split(|c: char| c.is_whitespace() || c == '_')
             .filter(|w| !w.is_empty())
             .map(str::to_lowercase)
             .collect();
         match words.join(" ").as_str() {
-            "investigating" => State::Investigating,
-            "identified" => State::Identified,
-            "monitoring" => State::Monitoring,
-            "update" => State::Update,
-            "resolved" => State::Resolved,
-            "postmortem" => State::Postmortem,
-            "scheduled" => State::Scheduled,
-            "in progress" => State::InProgress,
-            "verifying" => State::Verifying,
-            "completed" => State::Completed,
-            _ => State::Unknown,
+            "investigating" => IncidentState::Investigating,
+            "identified" => IncidentState::Identified,
+            "monitoring" => IncidentState::Monitoring,
+            "update" => IncidentState::Update,
+            "resolved" => IncidentState::Resolved,
+            "postmortem" => IncidentState::Postmortem,
+            "scheduled" => IncidentState::Scheduled,
+            "in progress" => IncidentState::InProgress,
+            "verifying" => IncidentState::Verifying,
+            "completed" => IncidentState::Completed,
+            _ => IncidentState::Unknown,
         }
     }
 
     /// States only a maintenance goes through.
     const fn is_maintenance_state(self) -> bool {
-        matches!(self, State::Scheduled | State::InProgress | State::Verifying | State::Completed)
+        matches!(
+            self,
+            IncidentState::Scheduled | IncidentState::InProgress | IncidentState::Verifying | IncidentState::Completed
+        )
     }
 }
 
 /// Where an entry is in its lifecycle, which decides what the metrics count.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Phase {
+pub enum Lifecycle {
     /// An incident being worked on, or a maintenance in progress or verifying.
     Active,
     /// A maintenance that is scheduled and has not started.
@@ -110,7 +113,7 @@ pub struct Update {
     /// When it was posted, if the stamp could be read (it has no year and is in the page's
     /// time zone; the year comes from the entry's own dates).
     pub at: Option<DateTime<Utc>>,
-    pub state: State,
+    pub state: IncidentState,
     /// The state label as written ("In progress"), whitespace collapsed.
     pub label: String,
     /// The update's text, entities decoded, tags dropped, `<br>` as line breaks.
@@ -125,10 +128,10 @@ pub struct Incident {
     pub id: String,
     pub title: String,
     pub link: Option<String>,
-    pub kind: Kind,
+    pub kind: EntryKind,
     /// The newest update's state (`Unknown` when the entry has no update at all).
-    pub state: State,
-    pub phase: Phase,
+    pub state: IncidentState,
+    pub phase: Lifecycle,
     pub published: Option<DateTime<Utc>>,
     pub updated: Option<DateTime<Utc>>,
     /// Newest first, as in the feed.
@@ -137,7 +140,7 @@ pub struct Incident {
 
 impl Incident {
     pub fn is_active(&self) -> bool {
-        self.phase == Phase::Active
+        self.phase == Lifecycle::Active
     }
 
     /// The newest time this entry says something happened: its newest readable update stamp,
@@ -157,17 +160,17 @@ pub struct Feed {
 impl Feed {
     /// Active incidents (maintenance excluded).
     pub fn active_incidents(&self) -> impl Iterator<Item = &Incident> {
-        self.incidents.iter().filter(|i| i.kind == Kind::Incident && i.is_active())
+        self.incidents.iter().filter(|i| i.kind == EntryKind::Incident && i.is_active())
     }
 
     /// Maintenances in progress or verifying.
     pub fn active_maintenances(&self) -> impl Iterator<Item = &Incident> {
-        self.incidents.iter().filter(|i| i.kind == Kind::Maintenance && i.is_active())
+        self.incidents.iter().filter(|i| i.kind == EntryKind::Maintenance && i.is_active())
     }
 
     /// Maintenances scheduled and not yet started.
     pub fn upcoming_maintenances(&self) -> impl Iterator<Item = &Incident> {
-        self.incidents.iter().filter(|i| i.kind == Kind::Maintenance && i.phase == Phase::Upcoming)
+        self.incidents.iter().filter(|i| i.kind == EntryKind::Maintenance && i.phase == Lifecycle::Upcoming)
     }
 
     /// The newest update anywhere in the feed.
@@ -215,11 +218,11 @@ fn incident_from_entry(entry: feed_rs::model::Entry) -> Incident {
     let reference = entry.updated.or(entry.published);
     let body = read_updates(html, reference);
     let kind = if body.scheduled_header || body.updates.iter().any(|u| u.state.is_maintenance_state()) {
-        Kind::Maintenance
+        EntryKind::Maintenance
     } else {
-        Kind::Incident
+        EntryKind::Incident
     };
-    let state = body.updates.first().map_or(State::Unknown, |u| u.state);
+    let state = body.updates.first().map_or(IncidentState::Unknown, |u| u.state);
     let phase = phase_of(kind, &body.updates);
     Incident {
         id,
@@ -252,30 +255,35 @@ fn incident_id(link: Option<&str>, entry_id: &str) -> String {
 /// The lifecycle phase. Statuspage labels an update that keeps the status as `Update`, so the
 /// phase is that of the newest update that names a status; `Update` and unknown labels do not
 /// change it. An incident whose updates are all `Update` is active.
-fn phase_of(kind: Kind, updates: &[Update]) -> Phase {
+fn phase_of(kind: EntryKind, updates: &[Update]) -> Lifecycle {
     let mut saw_update = false;
     for update in updates {
         match update.state {
-            State::Investigating | State::Identified | State::Monitoring => return Phase::Active,
-            State::InProgress | State::Verifying => return Phase::Active,
-            State::Scheduled => return Phase::Upcoming,
-            State::Resolved | State::Postmortem | State::Completed => return Phase::Ended,
-            State::Update => saw_update = true,
-            State::Unknown => {}
+            IncidentState::Investigating | IncidentState::Identified | IncidentState::Monitoring => {
+                return Lifecycle::Active;
+            }
+            IncidentState::InProgress | IncidentState::Verifying => return Lifecycle::Active,
+            IncidentState::Scheduled => return Lifecycle::Upcoming,
+            IncidentState::Resolved | IncidentState::Postmortem | IncidentState::Completed => return Lifecycle::Ended,
+            IncidentState::Update => saw_update = true,
+            IncidentState::Unknown => {}
         }
     }
     match kind {
         // Only the scheduled-event header, or only `Update`s under it: not started yet.
-        Kind::Maintenance => Phase::Upcoming,
-        Kind::Incident if saw_update => Phase::Active,
-        Kind::Incident => Phase::Unknown,
+        EntryKind::Maintenance => Lifecycle::Upcoming,
+        EntryKind::Incident if saw_update => Lifecycle::Active,
+        EntryKind::Incident => Lifecycle::Unknown,
     }
 }
 
 /// What the HTML of one entry says.
-struct Body {
-    updates: Vec<Update>,
-    scheduled_header: bool,
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EntryHtml {
+    /// Newest first, as written; at most [`MAX_UPDATES`].
+    pub updates: Vec<Update>,
+    /// The `THIS IS A SCHEDULED EVENT` header opens the entry.
+    pub scheduled_header: bool,
 }
 
 /// Where the tokenizer walk is inside one update.
@@ -305,7 +313,7 @@ struct Draft {
 /// before it inside the `<p>`); its state is the `<strong>` right after the stamp; its text runs
 /// to the next update. A `<strong>` that opens a paragraph outside an update may be the
 /// scheduled-event header.
-fn read_updates(html: &str, reference: Option<DateTime<Utc>>) -> Body {
+pub fn read_updates(html: &str, reference: Option<DateTime<Utc>>) -> EntryHtml {
     let mut updates: Vec<Update> = Vec::new();
     let mut scheduled_header = false;
     let mut draft: Option<Draft> = None;
@@ -408,13 +416,18 @@ fn read_updates(html: &str, reference: Option<DateTime<Utc>>) -> Body {
         }
     }
     finish(draft.take(), &mut updates);
-    Body { updates, scheduled_header }
+    EntryHtml { updates, scheduled_header }
 }
 
 fn finish_update(d: Draft, reference: Option<DateTime<Utc>>) -> Update {
     let label = collapse_whitespace(&d.label);
     let text = clean_text(&d.text);
-    Update { at: parse_stamp(&collapse_whitespace(&d.stamp), reference), state: State::from_label(&label), label, text }
+    Update {
+        at: parse_stamp(&collapse_whitespace(&d.stamp), reference),
+        state: IncidentState::from_label(&label),
+        label,
+        text,
+    }
 }
 
 /// Whitespace runs (including no-break spaces) as one space, trimmed.

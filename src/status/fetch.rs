@@ -10,7 +10,7 @@ use std::time::Duration;
 use reqwest::header::{self, HeaderMap, HeaderValue};
 use reqwest::{Client, StatusCode, Url};
 
-use crate::StartError;
+use crate::error::StartError;
 use crate::telemetry::USER_AGENT;
 use crate::telemetry::labels::label_enum;
 
@@ -124,7 +124,7 @@ pub fn client() -> Result<Client, StartError> {
         .user_agent(USER_AGENT)
         .redirect(redirects)
         .build()
-        .map_err(|e| StartError(format!("cannot build the status page HTTP client: {e}")))
+        .map_err(|source| StartError::HttpClient { component: "the status pages".into(), source })
 }
 
 /// GETs `url`, conditionally on `validators`, within `timeout`, reading at most `limit` bytes.

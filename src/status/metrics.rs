@@ -12,7 +12,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::{Registry, Unit};
 
-use super::feed::{Kind, State};
+use super::feed::{EntryKind, IncidentState};
 use super::fetch::PollResult;
 use super::summary::{Component, ComponentStatus, Impact, Indicator};
 
@@ -36,8 +36,8 @@ pub struct InfoLabels {
     pub page: String,
     pub id: String,
     pub title: String,
-    pub state: State,
-    pub kind: Kind,
+    pub state: IncidentState,
+    pub kind: EntryKind,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -255,7 +255,7 @@ impl PageMetrics {
     }
 
     /// The info series for one active entry; the caller keeps the labels to remove it later.
-    pub fn info_labels(&self, id: &str, title: &str, state: State, kind: Kind) -> InfoLabels {
+    pub fn info_labels(&self, id: &str, title: &str, state: IncidentState, kind: EntryKind) -> InfoLabels {
         InfoLabels { page: self.page.clone(), id: id.to_owned(), title: title.to_owned(), state, kind }
     }
 

@@ -24,7 +24,7 @@ use prometheus_client::registry::Registry;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::StartError;
+use crate::error::StartError;
 use crate::readiness::{Readiness, ReadyHandle};
 use metrics::{PageMetrics, StatusMetrics};
 use poller::{FeedPoller, SummaryPoller, Target};
@@ -49,23 +49,16 @@ impl StatusLayer {
         let client = fetch::client()?;
         let mut built = Vec::with_capacity(pages.len());
         for page in pages {
-            let url = |raw: &str| {
-                crate::config::url::parse_http_url(raw)
-                    .map_err(|e| StartError(format!("status_page `{}`: {e}", page.name)))
-            };
             let metrics = PageMetrics::new(families.clone(), &page.name, page.summary_url.is_some());
-            let target = |u| Target {
+            let target = |url: &crate::config::HttpUrl| Target {
                 page: page.name.clone(),
                 client: client.clone(),
-                url: u,
+                url: url.url().clone(),
                 timeout: page.timeout.get(),
                 max_body_bytes: page.max_body_bytes,
             };
-            let feed = FeedPoller::new(target(url(&page.feed_url)?), metrics.clone());
-            let summary = match &page.summary_url {
-                Some(raw) => Some(SummaryPoller::new(target(url(raw)?), metrics)),
-                None => None,
-            };
+            let feed = FeedPoller::new(target(&page.feed_url), metrics.clone());
+            let summary = page.summary_url.as_ref().map(|url| SummaryPoller::new(target(url), metrics));
             let ready = readiness.register(format!("status:{}", page.name));
             built.push(Page { feed, summary, interval: page.interval.get(), ready });
         }
@@ -73,7 +66,7 @@ impl StatusLayer {
     }
 
     /// Starts the poll loops (one per URL); each stops when `shutdown` is cancelled.
-    pub fn spawn(self, tasks: &mut JoinSet<()>, shutdown: CancellationToken) {
+    pub fn spawn(self, tasks: &mut JoinSet<()>, shutdown: &CancellationToken) {
         for page in self.pages {
             if let Some(summary) = page.summary {
                 tasks.spawn(poller::run(summary, page.interval, shutdown.clone()));

@@ -5,7 +5,7 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::{Duration, SystemTime};
 
-use super::feed::{Feed, Incident, Kind, Phase, State};
+use super::feed::{EntryKind, Feed, Incident, IncidentState, Lifecycle};
 use super::metrics::{InfoLabels, PageMetrics};
 use crate::text::truncate;
 
@@ -44,13 +44,13 @@ pub enum Change {
     },
     StateChanged {
         id: String,
-        from: State,
-        to: State,
+        from: IncidentState,
+        to: IncidentState,
     },
     /// Resolved, postmortem or completed.
     Ended {
         id: String,
-        state: State,
+        state: IncidentState,
     },
     /// Was active and is no longer in the feed.
     LeftFeed {
@@ -99,18 +99,18 @@ impl Tracker {
             let first_seen = previous.as_ref().map_or(now, |p| p.first_seen);
 
             let change = match &previous {
-                _ if baseline => matches!(incident.phase, Phase::Active | Phase::Upcoming)
+                _ if baseline => matches!(incident.phase, Lifecycle::Active | Lifecycle::Upcoming)
                     .then(|| Change::AtStartup { id: id.clone() }),
                 None => {
-                    let counted = new_to_us && incident.kind == Kind::Incident;
+                    let counted = new_to_us && incident.kind == EntryKind::Incident;
                     if counted {
                         metrics.incident_seen();
                     }
                     Some(Change::Appeared { id: id.clone(), counted })
                 }
                 Some(before) => {
-                    let was_open = before.incident.phase != Phase::Ended;
-                    if was_open && incident.phase == Phase::Ended {
+                    let was_open = before.incident.phase != Lifecycle::Ended;
+                    if was_open && incident.phase == Lifecycle::Ended {
                         Some(Change::Ended { id: id.clone(), state: incident.state })
                     } else if before.incident.state != incident.state {
                         Some(Change::StateChanged { id: id.clone(), from: before.incident.state, to: incident.state })
@@ -152,13 +152,13 @@ impl Tracker {
         self.has_baseline = true;
 
         // Counted over the deduplicated entries, so the counts agree with the info series.
-        let count = |kind: Kind, phase: Phase| {
+        let count = |kind: EntryKind, phase: Lifecycle| {
             self.current.values().filter(|t| t.incident.kind == kind && t.incident.phase == phase).count()
         };
         metrics.set_counts(
-            count(Kind::Incident, Phase::Active),
-            count(Kind::Maintenance, Phase::Active),
-            count(Kind::Maintenance, Phase::Upcoming),
+            count(EntryKind::Incident, Lifecycle::Active),
+            count(EntryKind::Maintenance, Lifecycle::Active),
+            count(EntryKind::Maintenance, Lifecycle::Upcoming),
         );
         if let Some(newest) = feed.newest_update() {
             metrics.set_last_update(newest.into());
@@ -318,7 +318,11 @@ mod tests {
         let changes = f.apply(&[new(&["Monitoring", "Investigating"]), open.clone(), old.clone()]);
         assert_eq!(
             changes,
-            [Change::StateChanged { id: "new".into(), from: State::Investigating, to: State::Monitoring }]
+            [Change::StateChanged {
+                id: "new".into(),
+                from: IncidentState::Investigating,
+                to: IncidentState::Monitoring
+            }]
         );
         let info = f.lines("claudewatch_status_incident_info{page=\"p\",id=\"new\"");
         assert_eq!(
@@ -330,7 +334,7 @@ mod tests {
         // Nothing new: no change, nothing counted.
         assert!(f.apply(&[new(&["Monitoring", "Investigating"]), open.clone(), old.clone()]).is_empty());
         let changes = f.apply(&[new(&["Resolved", "Monitoring", "Investigating"]), open.clone(), old.clone()]);
-        assert_eq!(changes, [Change::Ended { id: "new".into(), state: State::Resolved }]);
+        assert_eq!(changes, [Change::Ended { id: "new".into(), state: IncidentState::Resolved }]);
         assert!(f.lines("claudewatch_status_incident_info{page=\"p\",id=\"new\"").is_empty());
         assert_eq!(
             f.lines("claudewatch_status_incidents_seen_total"),
@@ -382,7 +386,7 @@ mod tests {
             ["claudewatch_status_incidents_active{page=\"p\"} 0"]
         );
         let changes = f.apply(&[m(&["Completed", "In progress", "Scheduled"])]);
-        assert_eq!(changes, [Change::Ended { id: "m1".into(), state: State::Completed }]);
+        assert_eq!(changes, [Change::Ended { id: "m1".into(), state: IncidentState::Completed }]);
         assert!(f.lines("claudewatch_status_incident_info").is_empty());
         assert_eq!(
             f.lines("claudewatch_status_incidents_seen_total"),

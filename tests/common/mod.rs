@@ -13,7 +13,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use claudewatch::config::Config;
+use claudewatch::Config;
+use claudewatch::config::Env;
 use tokio_util::sync::CancellationToken;
 
 /// The daemon running inside the test process.
@@ -24,8 +25,16 @@ pub struct Daemon {
 }
 
 impl Daemon {
-    /// Starts the daemon on `config_toml` (with `[server] listen` ignored: it binds port 0).
+    /// Starts the daemon on `config_toml` (with `[server] listen` ignored: it binds port 0),
+    /// with an empty environment.
     pub async fn start(config_toml: &str) -> Daemon {
+        Daemon::start_with_env(config_toml, &[]).await
+    }
+
+    /// Like [`start`](Self::start), with exactly these environment variables (API keys, ingest
+    /// tokens) and none of the process's.
+    pub async fn start_with_env(config_toml: &str, env: &[(&str, &str)]) -> Daemon {
+        let env = Env::from_pairs(env.iter().copied());
         let (config, _warnings) =
             Config::parse("test.toml", config_toml).unwrap_or_else(|d| panic!("bad test config: {d:?}"));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -33,7 +42,7 @@ impl Daemon {
         let shutdown = CancellationToken::new();
         let token = shutdown.clone();
         let handle = tokio::spawn(async move {
-            claudewatch::run(config, listener, token).await.expect("daemon failed");
+            claudewatch::run(config, env, listener, token).await.expect("daemon failed");
         });
         let daemon = Daemon { addr, shutdown, handle: Some(handle) };
         daemon.wait_ready().await;
