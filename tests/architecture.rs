@@ -23,7 +23,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("http", &["config", "readiness", "telemetry"]),
     ("status", &["config", "error", "readiness", "telemetry", "text"]),
     ("probe", &["classify", "config", "error", "http", "readiness", "telemetry", "text", "tls"]),
-    ("ingest", &["classify", "config", "http", "readiness", "telemetry", "text"]),
+    ("ingest", &["classify", "config", "error", "http", "readiness", "telemetry", "text"]),
     ("sim", &["config", "error", "text"]),
     ("cli", &["sim", "telemetry"]),
     ("app", &["config", "error", "http", "ingest", "probe", "readiness", "status", "telemetry", "tls"]),

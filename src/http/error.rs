@@ -48,7 +48,8 @@ impl ApiError {
         }
     }
 
-    fn message(&self) -> String {
+    /// What the client is told (and what a log line of the refusal says).
+    pub(crate) fn message(&self) -> String {
         match self {
             ApiError::NotFound => "no such endpoint; see /metrics, /healthz, /readyz".into(),
             ApiError::MethodNotAllowed => "method not allowed on this endpoint".into(),

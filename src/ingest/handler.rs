@@ -16,13 +16,15 @@ use http_body_util::{BodyExt, LengthLimitError, Limited};
 use super::auth::{Auth, ClientId};
 use super::event::{self, Invalid};
 use super::idempotency::{self, SeenKeys};
-use super::metrics::{IngestMetrics, RejectReason};
+use super::internal_events::{EventsAccepted, RequestRejected, Telemetry};
+use super::metrics::RejectReason;
 use crate::http::ApiError;
+use crate::telemetry::event::InternalEvent;
 
 /// What the handler reads, shared by every request.
 pub(super) struct Ingest {
     pub(super) auth: Auth,
-    pub(super) metrics: IngestMetrics,
+    pub(super) telemetry: Telemetry,
     pub(super) seen: SeenKeys,
     pub(super) max_batch: usize,
     pub(super) max_body_bytes: usize,
@@ -32,10 +34,7 @@ pub(super) async fn post_events(State(ingest): State<Arc<Ingest>>, request: Requ
     let (parts, body) = request.into_parts();
     match ingest.check_headers(&parts.headers) {
         Ok(key) => ingest.accept(key, body).await,
-        Err((reason, error)) => {
-            ingest.metrics.reject(reason, 0);
-            error.into_response()
-        }
+        Err((reason, error)) => ingest.reject(reason, 0, error, None),
     }
 }
 
@@ -75,6 +74,12 @@ impl Ingest {
         }
     }
 
+    /// Emits the rejection and answers with `error`.
+    fn reject(&self, reason: RejectReason, events: usize, error: ApiError, cause: Option<&str>) -> Response {
+        RequestRejected { reason, events, message: &error.message(), cause }.emit(&self.telemetry);
+        error.into_response()
+    }
+
     fn too_large(&self) -> ApiError {
         ApiError::PayloadTooLarge(format!(
             "body is larger than {} bytes (max_body_bytes); split the batch",
@@ -86,13 +91,11 @@ impl Ingest {
         let bytes = match Limited::new(body, self.max_body_bytes).collect().await {
             Ok(collected) => collected.to_bytes(),
             Err(e) if e.is::<LengthLimitError>() => {
-                self.metrics.reject(RejectReason::TooLarge, 0);
-                return self.too_large().into_response();
+                return self.reject(RejectReason::TooLarge, 0, self.too_large(), None);
             }
             Err(e) => {
-                tracing::debug!(error = %e, "ingest: reading the body failed");
-                self.metrics.reject(RejectReason::Invalid, 0);
-                return ApiError::BadRequest("the body could not be read to its end".into()).into_response();
+                let error = ApiError::BadRequest("the body could not be read to its end".into());
+                return self.reject(RejectReason::Invalid, 0, error, Some(&crate::error::describe(&*e)));
             }
         };
 
@@ -101,19 +104,20 @@ impl Ingest {
         let events = match event::parse(&bytes, self.max_batch) {
             Ok(events) => events,
             Err(rejected) => {
-                self.metrics.reject(RejectReason::Invalid, rejected.events);
                 let message = rejected.error.to_string();
                 let Invalid { index, field, .. } = rejected.error;
-                return ApiError::InvalidEvent { index, field, message }.into_response();
+                let error = ApiError::InvalidEvent { index, field, message };
+                return self.reject(RejectReason::Invalid, rejected.events, error, None);
             }
         };
         if let Some((client, key)) = key
             && self.seen.check_and_insert(client, key, Instant::now())
         {
-            self.metrics.reject(RejectReason::Duplicate, 0);
+            let message = "this Idempotency-Key was accepted before: answered again, counted once";
+            RequestRejected { reason: RejectReason::Duplicate, events: 0, message, cause: None }.emit(&self.telemetry);
             return accepted(events.len(), true);
         }
-        self.metrics.record(events.as_slice());
+        EventsAccepted { events: events.as_slice() }.emit(&self.telemetry);
         accepted(events.len(), false)
     }
 }

@@ -7,12 +7,15 @@
 //! - [`metrics`]: the families, the cardinality guard and the attempts histogram.
 //! - [`idempotency`]: the bounded set of recently seen `Idempotency-Key`s, per client.
 //! - [`auth`]: bearer tokens, compared in constant time.
+//! - `internal_events`: accepted events and rejected requests, each logged and counted together
+//!   (rejections logged at most once per reason every 10 s).
 
 pub mod auth;
 pub mod config;
 pub mod event;
 mod handler;
 pub mod idempotency;
+mod internal_events;
 pub mod metrics;
 
 pub use config::IngestConfig;
@@ -26,6 +29,7 @@ use prometheus_client::registry::Registry;
 use self::auth::Auth;
 use self::handler::Ingest;
 use self::idempotency::SeenKeys;
+use self::internal_events::Telemetry;
 use self::metrics::IngestMetrics;
 use crate::config::Env;
 use crate::readiness::Readiness;
@@ -73,7 +77,7 @@ impl IngestLayer {
         let metrics = IngestMetrics::new(registry, config.max_services, config.max_models, &config.services);
         let state = Ingest {
             auth,
-            metrics,
+            telemetry: Telemetry::new(metrics),
             seen: SeenKeys::new(idempotency::WINDOW, idempotency::DEFAULT_CAPACITY),
             max_batch: config.max_batch,
             max_body_bytes: config.max_body_bytes,

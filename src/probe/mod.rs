@@ -6,7 +6,10 @@
 //! - [`reply`], [`headers`]: reading replies, SSE streams and headers (pure, socket-free).
 //! - [`outcome`]: the result value that metrics, the log line and `GET /probe` share.
 //! - [`metrics`]: the metric families.
-//! - [`runner`]: the fixed-rate schedule, one request in flight per target, on-demand runs.
+//! - `internal_events`: each occurrence (a result, a probe without its key) logged and counted
+//!   together.
+//! - [`runner`]: the fixed-rate schedule, one request in flight per target, on-demand runs, all
+//!   in the target's `probe{probe}` or `control{control}` span.
 //!
 //! A probe whose key variable is unset is registered (its counters exist, at zero, with
 //! `claudewatch_probe_configured 0`), reported as `not_configured` in `/readyz` and in the log,
@@ -14,6 +17,7 @@
 
 pub mod config;
 pub mod headers;
+mod internal_events;
 pub mod metrics;
 pub mod outcome;
 pub mod prober;
@@ -34,13 +38,17 @@ use prometheus_client::registry::Registry;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use self::metrics::{ControlMetrics, ProbeMetrics};
+use tracing::Instrument;
+
+use self::internal_events::ProbeNotConfigured;
+use self::metrics::{ControlMetrics, ProbeMetrics, TargetMetrics};
 use self::prober::{ApiKey, ControlProber, MessagesProber};
-use self::runner::{OnDemandRefusal, Prober, Runner};
+use self::runner::{OnDemandRefusal, Prober, Runner, Timing};
 use crate::config::Env;
 use crate::error::StartError;
 use crate::http::ApiError;
 use crate::readiness::Readiness;
+use crate::telemetry::event::InternalEvent;
 
 /// A configured target: runnable, or known but lacking its key.
 enum Entry {
@@ -75,16 +83,21 @@ impl ProbeLayer {
                         source,
                     })?;
                     probe_metrics.precreate(&config.name, true, config.stream);
+                    let timing = Timing {
+                        interval: config.interval.get(),
+                        on_demand_min_interval: config.on_demand_min_interval.get(),
+                    };
+                    let metrics = TargetMetrics::Probe(probe_metrics.clone());
                     Entry::Runnable(Arc::new(Runner::new(
                         &config.name,
-                        Prober::Messages(prober, probe_metrics.clone()),
-                        config.interval.get(),
-                        config.on_demand_min_interval.get(),
+                        Prober::Messages(prober),
+                        metrics,
+                        timing,
                         ready,
                     )))
                 }
                 Err(reason) => {
-                    tracing::warn!(probe = %config.name, %reason, "probe not configured; it will not run");
+                    ProbeNotConfigured { probe: &config.name, reason: &reason }.emit(&());
                     probe_metrics.precreate(&config.name, false, config.stream);
                     ready.not_configured(reason.clone());
                     Entry::NotConfigured(reason)
@@ -99,14 +112,10 @@ impl ProbeLayer {
             let prober = ControlProber::new(config)
                 .map_err(|source| StartError::HttpClient { component: format!("control {}", config.name), source })?;
             control_metrics.precreate(&config.name);
-            control_runners.push(Arc::new(Runner::new(
-                &config.name,
-                Prober::Control(prober, control_metrics.clone()),
-                config.interval.get(),
-                // Controls have no on-demand route.
-                config.interval.get(),
-                ready,
-            )));
+            // Controls have no on-demand route.
+            let timing = Timing { interval: config.interval.get(), on_demand_min_interval: config.interval.get() };
+            let metrics = TargetMetrics::Control(control_metrics.clone());
+            control_runners.push(Arc::new(Runner::new(&config.name, Prober::Control(prober), metrics, timing, ready)));
         }
         Ok(Self { probes: Arc::new(entries), controls: control_runners })
     }
@@ -123,7 +132,8 @@ impl ProbeLayer {
             Entry::NotConfigured(_) => None,
         });
         for runner in probes.chain(self.controls.iter().cloned()) {
-            tasks.spawn(runner.schedule(shutdown.clone()));
+            let span = runner.span().clone();
+            tasks.spawn(runner.schedule(shutdown.clone()).instrument(span));
         }
     }
 }
@@ -151,7 +161,8 @@ async fn on_demand(
     };
     // A task of its own, so that a client that hangs up does not cancel a request that has
     // already cost tokens (its result is still recorded).
-    let run = tokio::spawn(async move { runner.run_on_demand().await });
+    let span = runner.span().clone();
+    let run = tokio::spawn(async move { runner.run_on_demand().await }.instrument(span));
     match run.await {
         Ok(Ok(result)) => Ok(axum::Json(result).into_response()),
         Ok(Err(OnDemandRefusal::TooSoon(wait))) => {

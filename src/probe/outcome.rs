@@ -1,5 +1,6 @@
-//! The result of one probe or control request: what the metrics record, what the log line says,
-//! and what `GET /probe` returns, all from the one value so they never disagree.
+//! The result of one probe or control request: what the metrics record, what the log line says
+//! (both in `internal_events`), and what `GET /probe` returns, all from the one value so they
+//! never disagree.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -124,40 +125,6 @@ impl ProbeResult {
             if text.contains(secret) {
                 *text = text.replace(secret, "[redacted]");
             }
-        }
-    }
-
-    /// The one structured log line per result.
-    pub fn log(&self, kind: &'static str) {
-        let duration_ms = (self.duration_seconds * 1000.0 * 1000.0).round() / 1000.0;
-        // Absent fields are left out of the line rather than logged as 0 or "".
-        let status = self.status;
-        let request_id = self.request_id.as_deref();
-        let reason = self.reason.map(ConnectionReason::as_str);
-        if self.success() {
-            tracing::info!(
-                kind,
-                probe = %self.name,
-                class = self.class.as_str(),
-                status,
-                duration_ms,
-                request_id,
-                trigger = self.trigger.as_str(),
-                "probe result"
-            );
-        } else {
-            tracing::warn!(
-                kind,
-                probe = %self.name,
-                class = self.class.as_str(),
-                reason,
-                status,
-                duration_ms,
-                request_id,
-                trigger = self.trigger.as_str(),
-                error = self.error.as_deref(),
-                "probe result"
-            );
         }
     }
 }

@@ -6,13 +6,16 @@
 //! - [`fetch`]: one conditional, bounded GET; the poll outcomes.
 //! - [`feed`]: the feed and its update HTML read into incidents (pure; tested on real feeds).
 //! - [`summary`]: the JSON summary read into components, indicator and open incidents (pure).
-//! - [`tracker`]: what changed since the last poll; moves the metrics and logs each change.
+//! - [`tracker`]: what changed since the last poll; moves the metrics and emits each change.
 //! - [`metrics`]: the families and the per-page intent methods.
-//! - [`poller`]: the fixed-rate loops with backoff.
+//! - `internal_events`: each occurrence (a poll ended, an incident changed) logged and counted
+//!   together.
+//! - [`poller`]: the fixed-rate loops with backoff, each in its page's `status_page{page}` span.
 
 pub mod config;
 pub mod feed;
 pub mod fetch;
+mod internal_events;
 pub mod metrics;
 pub mod poller;
 pub mod summary;
@@ -27,10 +30,13 @@ use tokio_util::sync::CancellationToken;
 use crate::error::StartError;
 use crate::readiness::{Readiness, ReadyHandle};
 use metrics::{PageMetrics, StatusMetrics};
-use poller::{FeedPoller, SummaryPoller, Target};
+use poller::{FeedPoller, PollTarget, SummaryPoller};
+use tracing::Instrument;
 
 /// One configured page, ready to poll.
 struct Page {
+    /// The `page` field of the loops' span (and of every line they log).
+    name: String,
     feed: FeedPoller,
     summary: Option<SummaryPoller>,
     interval: std::time::Duration,
@@ -50,8 +56,7 @@ impl StatusLayer {
         let mut built = Vec::with_capacity(pages.len());
         for page in pages {
             let metrics = PageMetrics::new(families.clone(), &page.name, page.summary_url.is_some());
-            let target = |url: &crate::config::HttpUrl| Target {
-                page: page.name.clone(),
+            let target = |url: &crate::config::HttpUrl| PollTarget {
                 client: client.clone(),
                 url: url.url().clone(),
                 timeout: page.timeout.get(),
@@ -60,18 +65,20 @@ impl StatusLayer {
             let feed = FeedPoller::new(target(&page.feed_url), metrics.clone());
             let summary = page.summary_url.as_ref().map(|url| SummaryPoller::new(target(url), metrics));
             let ready = readiness.register(format!("status:{}", page.name));
-            built.push(Page { feed, summary, interval: page.interval.get(), ready });
+            built.push(Page { name: page.name.clone(), feed, summary, interval: page.interval.get(), ready });
         }
         Ok(Self { pages: built })
     }
 
-    /// Starts the poll loops (one per URL); each stops when `shutdown` is cancelled.
+    /// Starts the poll loops (one per URL), in the page's `status_page{page}` span; each stops
+    /// when `shutdown` is cancelled.
     pub fn spawn(self, tasks: &mut JoinSet<()>, shutdown: &CancellationToken) {
         for page in self.pages {
+            let span = tracing::info_span!("status_page", page = %page.name);
             if let Some(summary) = page.summary {
-                tasks.spawn(poller::run(summary, page.interval, shutdown.clone()));
+                tasks.spawn(poller::run(summary, page.interval, shutdown.clone()).instrument(span.clone()));
             }
-            tasks.spawn(poller::run(page.feed, page.interval, shutdown.clone()));
+            tasks.spawn(poller::run(page.feed, page.interval, shutdown.clone()).instrument(span));
             page.ready.ready();
         }
     }

@@ -1,9 +1,12 @@
-//! The one metrics registry and the daemon's own telemetry: build info, logging, and rendering
-//! `/metrics` in the format the scraper asked for.
+//! The one metrics registry and the daemon's own telemetry: build info, logging, rendering
+//! `/metrics` in the format the scraper asked for, and the rule the layers' events follow
+//! ([`event::InternalEvent`]).
 
+pub(crate) mod event;
 pub mod labels;
 pub mod logging;
 pub mod render;
+pub(crate) mod throttle;
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::family::Family;
