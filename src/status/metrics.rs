@@ -100,81 +100,96 @@ impl StatusMetrics {
             summary_polls: Family::default(),
             summary_up: Family::default(),
         };
+        m.register_feed_state(registry);
+        m.register_summary_state(registry);
+        m.register_polls(registry);
+        Arc::new(m)
+    }
+
+    /// What the history feed says: open entries, their info series, the seen counter, the newest update.
+    fn register_feed_state(&self, registry: &mut Registry) {
         registry.register(
             "claudewatch_status_incidents_active",
             "Incidents on the status page that are open: their newest update naming a status is investigating, identified or monitoring, or all their updates are `update` (an `update` or unknown state keeps the status before it; maintenance excluded)",
-            m.incidents_active.clone(),
+            self.incidents_active.clone(),
         );
         registry.register(
             "claudewatch_status_maintenances_active",
             "Scheduled maintenances on the status page that are in progress or verifying",
-            m.maintenances_active.clone(),
+            self.maintenances_active.clone(),
         );
         registry.register(
             "claudewatch_status_maintenances_upcoming",
             "Scheduled maintenances on the status page that have not started",
-            m.maintenances_upcoming.clone(),
+            self.maintenances_upcoming.clone(),
         );
         registry.register(
             "claudewatch_status_incident_info",
             "Always 1: one series per active incident or maintenance, removed when it ends (title cut to 100 characters)",
-            m.incident_info.clone(),
+            self.incident_info.clone(),
         );
         registry.register(
             "claudewatch_status_incidents_seen",
             "Incidents that appeared on the status page since start-up (the first poll sets the baseline)",
-            m.incidents_seen.clone(),
+            self.incidents_seen.clone(),
         );
         registry.register_with_unit(
             "claudewatch_status_last_update_timestamp",
             "Time of the newest update in the feed, as Unix time; absent until a feed with a dated update has been read",
             Unit::Seconds,
-            m.last_update.clone(),
+            self.last_update.clone(),
         );
+    }
+
+    /// What the JSON summary says: component states, the indicator, unresolved incidents by impact.
+    fn register_summary_state(&self, registry: &mut Registry) {
         registry.register(
             "claudewatch_status_component",
             "1 for the component's current state on the status page, 0 for the others (from the JSON summary)",
-            m.component.clone(),
+            self.component.clone(),
         );
         registry.register(
             "claudewatch_status_indicator",
             "1 for the status page's current overall indicator, 0 for the others (from the JSON summary)",
-            m.indicator.clone(),
+            self.indicator.clone(),
         );
         registry.register(
             "claudewatch_status_unresolved_incidents",
             "Unresolved incidents in the JSON summary, by impact",
-            m.unresolved.clone(),
+            self.unresolved.clone(),
         );
-        registry.register("claudewatch_status_polls", "Polls of the status page feed, by result", m.polls.clone());
+    }
+
+    /// How the polls go: results, durations, the last success, `up`, for the feed and the summary.
+    fn register_polls(&self, registry: &mut Registry) {
+        registry.register("claudewatch_status_polls", "Polls of the status page feed, by result", self.polls.clone());
         registry.register_with_unit(
             "claudewatch_status_poll_duration",
             "Time to fetch and read the status page feed",
             Unit::Seconds,
-            m.poll_duration.clone(),
+            self.poll_duration.clone(),
         );
         registry.register_with_unit(
             "claudewatch_status_last_success_timestamp",
             "When a feed poll last returned usable data (a new body or a 304), as Unix time; absent until the first",
             Unit::Seconds,
-            m.last_success.clone(),
+            self.last_success.clone(),
         );
         registry.register(
             "claudewatch_status_up",
             "1 if the last feed poll returned usable data, 0 if it failed and the state shown is stale",
-            m.up.clone(),
+            self.up.clone(),
         );
         registry.register(
             "claudewatch_status_json_polls",
             "Polls of the status page JSON summary, by result",
-            m.summary_polls.clone(),
+            self.summary_polls.clone(),
         );
         registry.register(
             "claudewatch_status_json_up",
             "1 if the last JSON summary poll returned usable data, 0 if it failed and the component states are stale",
-            m.summary_up.clone(),
+            self.summary_up.clone(),
         );
-        Arc::new(m)
     }
 }
 
