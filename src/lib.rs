@@ -24,6 +24,12 @@
 //! registers its metrics into the one registry in its constructor; layers share no mutable
 //! state and import nothing from each other. [`run`] wires them: the caller binds the socket
 //! and owns the stop trigger, so tests bind `127.0.0.1:0` and decide when to stop.
+//!
+//! No unsafe code: the simulator's real resets set `SO_LINGER` through a duplicate of the
+//! socket (`socket2`, safe), and secrets are read through [`config::Env`], never by changing
+//! the process environment.
+
+#![forbid(unsafe_code)]
 
 pub mod app;
 pub mod classify;

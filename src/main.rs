@@ -1,5 +1,7 @@
 //! The `claudewatch` binary: parses the command line and hands over to the library.
 
+#![forbid(unsafe_code)]
+
 use std::process::ExitCode;
 use std::time::Duration;
 

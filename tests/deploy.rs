@@ -5,12 +5,10 @@
 //! checked to be current. A missing tool fails the test (CI installs them all).
 
 mod common;
-#[path = "common/tools.rs"]
-mod tools;
 
 use std::collections::BTreeSet;
 
-use tools::{both, read, repo_file, run, run_ok, tool};
+use common::tools::{self, both, read, repo_file, run, run_ok, tool};
 
 const RULES: &str = "deploy/prometheus/rules/claudewatch.rules.yml";
 const RULE_TESTS: &str = "deploy/prometheus/rules/claudewatch.rules.test.yml";

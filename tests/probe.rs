@@ -6,10 +6,7 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use claudewatch::sim::{Fault, Scenario, SimHandle, Simulator, Step};
@@ -515,80 +512,6 @@ async fn the_econnreset_wave_rises_and_falls_in_metrics() {
 
 // --- the real binary: promtool, and the key appearing nowhere ----------------------------------
 
-/// The binary with `--log-level trace` (every dependency's logs too), its stderr collected.
-struct Traced {
-    child: Child,
-    addr: SocketAddr,
-    lines: mpsc::Receiver<String>,
-    seen: Vec<String>,
-}
-
-impl Traced {
-    fn spawn(config: &std::path::Path, env: &[(&str, &str)]) -> Traced {
-        let mut cmd = Command::new(common::binary());
-        cmd.arg("--config").arg(config).args([
-            "--listen",
-            "127.0.0.1:0",
-            "--log-format",
-            "json",
-            "--log-level",
-            "trace",
-        ]);
-        cmd.env_remove("RUST_LOG").env_remove("ANTHROPIC_API_KEY").envs(env.iter().copied());
-        let mut child = cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
-        let stderr = child.stderr.take().unwrap();
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let mut seen = Vec::new();
-        let deadline = Instant::now() + Duration::from_secs(15);
-        let addr = loop {
-            let line = lines
-                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
-                .unwrap_or_else(|_| panic!("no listening line:\n{}", seen.join("\n")));
-            let parsed = serde_json::from_str::<Value>(&line).ok();
-            seen.push(line);
-            if let Some(v) = parsed
-                && v["message"] == "claudewatch listening"
-            {
-                break v["addr"].as_str().unwrap().parse().unwrap();
-            }
-        };
-        Traced { child, addr, lines, seen }
-    }
-
-    fn logs(&mut self) -> &[String] {
-        self.seen.extend(self.lines.try_iter());
-        &self.seen
-    }
-}
-
-impl Drop for Traced {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn promtool_check(body: &str) -> (bool, String) {
-    use std::io::Write;
-    let mut child = Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("promtool must be installed (apt-get install prometheus); .ci/install.sh installs it");
-    child.stdin.take().unwrap().write_all(body.as_bytes()).unwrap();
-    let out = child.wait_with_output().unwrap();
-    (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
-}
-
 /// A distinctive key through faults of every kind, at trace level: it must not appear in a log
 /// line, in `/metrics`, `/readyz`, a `/probe` answer, or `check-config` output (with the key in
 /// its environment). A config that pastes the key where the variable's name belongs is refused,
@@ -624,8 +547,11 @@ async fn the_key_appears_nowhere_and_promtool_accepts_the_metrics() {
     // The key travels to the child through its environment only.
     let path = config.path().to_owned();
     let env_key = key.clone();
-    let mut daemon =
-        tokio::task::spawn_blocking(move || Traced::spawn(&path, &[("CW_LEAK_KEY", env_key.as_str())])).await.unwrap();
+    let daemon = tokio::task::spawn_blocking(move || {
+        common::BinaryDaemon::spawn_at_level(&path, &[("CW_LEAK_KEY", env_key.as_str())], "trace")
+    })
+    .await
+    .unwrap();
     let m = common::eventually(daemon.addr, Duration::from_secs(30), "every scripted fault probed", |m| {
         m.sum("claudewatch_probe_requests_total", &[]) >= faults.len() as f64 + 4.0
             && m.get("claudewatch_probe_ttft_seconds_count", &[("probe", "s")]).unwrap_or(0.0) >= 1.0
@@ -683,6 +609,6 @@ async fn the_key_appears_nowhere_and_promtool_accepts_the_metrics() {
         assert!(n >= 1.0, "no {class} result in the leak run:\n{}", m.text);
     }
 
-    let (passed, output) = promtool_check(&m.text);
+    let (passed, output) = common::promtool_check_metrics(&m.text);
     assert!(passed, "promtool check metrics failed:\n{output}\n--- metrics ---\n{}", m.text);
 }

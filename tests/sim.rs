@@ -3,7 +3,6 @@
 
 mod common;
 
-use std::error::Error as _;
 use std::time::{Duration, Instant};
 
 use claudewatch::sim::statuspage::{MAX_COMPONENTS, MAX_INCIDENTS, MAX_UPDATES, SimState};
@@ -32,16 +31,9 @@ async fn json_of(r: reqwest::Response) -> Value {
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
 }
 
-/// The io::ErrorKind at the bottom of an error's source chain.
+/// The io::ErrorKind in an error's source chain (the first io::Error found).
 fn io_kind(err: &reqwest::Error) -> Option<std::io::ErrorKind> {
-    let mut source = err.source();
-    while let Some(e) = source {
-        if let Some(io) = e.downcast_ref::<std::io::Error>() {
-            return Some(io.kind());
-        }
-        source = e.source();
-    }
-    None
+    claudewatch::error::chain(err).find_map(|e| e.downcast_ref::<std::io::Error>()).map(std::io::Error::kind)
 }
 
 /// The SSE event names of a stream body.

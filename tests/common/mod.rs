@@ -5,6 +5,8 @@
 
 #![allow(dead_code)]
 
+pub mod tools;
+
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -238,9 +240,15 @@ pub fn binary() -> PathBuf {
 }
 
 impl BinaryDaemon {
-    /// Runs `claudewatch --config FILE --listen 127.0.0.1:0 --log-format json` and learns its
-    /// port from the "listening" log line.
+    /// Runs `claudewatch --config FILE --listen 127.0.0.1:0 --log-format json --log-level info`
+    /// and learns its port from the "listening" log line.
     pub fn spawn(config: &Path, extra_env: &[(&str, &str)]) -> BinaryDaemon {
+        BinaryDaemon::spawn_at_level(config, extra_env, "info")
+    }
+
+    /// Like [`spawn`](Self::spawn) at another `--log-level` (`trace` shows every dependency's
+    /// logs too).
+    pub fn spawn_at_level(config: &Path, extra_env: &[(&str, &str)], level: &str) -> BinaryDaemon {
         let mut cmd = Command::new(binary());
         cmd.args(["--config"]).arg(config).args([
             "--listen",
@@ -248,7 +256,7 @@ impl BinaryDaemon {
             "--log-format",
             "json",
             "--log-level",
-            "info",
+            level,
         ]);
         cmd.env_remove("RUST_LOG").env_remove("ANTHROPIC_API_KEY");
         for (k, v) in extra_env {
@@ -343,16 +351,17 @@ pub fn config_file(text: &str) -> tempfile::NamedTempFile {
     f
 }
 
-/// Runs `promtool check metrics` over `body`; returns (passed, output).
+/// Runs `promtool check metrics` over `body`; returns (passed, output). The one helper every
+/// test that checks real `/metrics` output uses.
 pub fn promtool_check_metrics(body: &str) -> (bool, String) {
     use std::io::Write;
-    let mut child = Command::new("promtool")
+    let mut child = Command::new(tools::tool("promtool"))
         .args(["check", "metrics"])
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
-        .expect("promtool must be installed (apt-get install prometheus); .ci/run installs it");
+        .expect("cannot run promtool");
     child.stdin.take().unwrap().write_all(body.as_bytes()).unwrap();
     let out = child.wait_with_output().unwrap();
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
