@@ -129,7 +129,7 @@ label_enum! {
 
 /// What a caller observed of one call, as much as it got.
 #[derive(Clone, Copy, Debug)]
-pub enum Observation<'a> {
+pub(crate) enum Observation<'a> {
     /// A response with this status. For 2xx, `content_ok` says whether the body passed the
     /// caller's check (it parsed, and its text matched); for other statuses it is ignored,
     /// since the status alone decides (a 529 is overloaded whatever its body says).
@@ -144,10 +144,10 @@ pub enum Observation<'a> {
 
 /// The verdict on one call.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Classification {
-    pub class: ErrorClass,
+pub(crate) struct Classification {
+    pub(crate) class: ErrorClass,
     /// Set exactly when `class` is [`ErrorClass::Connection`].
-    pub reason: Option<ConnectionReason>,
+    pub(crate) reason: Option<ConnectionReason>,
 }
 
 impl Classification {
@@ -161,7 +161,7 @@ impl Classification {
 }
 
 /// The one classification function of the project (see the module docs for the table).
-pub fn classify(observation: Observation<'_>) -> Classification {
+pub(crate) fn classify(observation: Observation<'_>) -> Classification {
     match observation {
         Observation::Response { status, content_ok } => match ErrorClass::from_status(status) {
             ErrorClass::Ok if !content_ok => Classification::of(ErrorClass::Unexpected),

@@ -41,12 +41,12 @@ pub mod http;
 pub mod ingest;
 pub mod parse;
 pub mod probe;
-pub mod readiness;
+pub(crate) mod readiness;
 pub mod shutdown;
 pub mod sim;
 pub mod status;
 pub mod telemetry;
-pub mod text;
+pub(crate) mod text;
 pub mod tls;
 
 pub use app::{Config, run};

@@ -16,10 +16,10 @@ use crate::status::StatusPageConfig;
 
 /// The built-in default config, served when no `--config` is given, so that
 /// `cargo run --release` alone starts a useful daemon. The same file ships in `config/`.
-pub const DEFAULT_CONFIG: &str = include_str!("../../config/claudewatch.toml");
+pub(crate) const DEFAULT_CONFIG: &str = include_str!("../../config/claudewatch.toml");
 
 /// Where the built-in config says it came from in diagnostics.
-pub const DEFAULT_CONFIG_NAME: &str = "<built-in config/claudewatch.toml>";
+pub(crate) const DEFAULT_CONFIG_NAME: &str = "<built-in config/claudewatch.toml>";
 
 /// The whole effective configuration.
 #[derive(Clone, Debug, Default, Serialize)]

@@ -6,7 +6,9 @@
 
 mod config;
 
-pub use config::{Config, DEFAULT_CONFIG, DEFAULT_CONFIG_NAME};
+pub use config::Config;
+#[cfg(test)]
+use config::{DEFAULT_CONFIG, DEFAULT_CONFIG_NAME};
 
 use std::sync::Arc;
 use std::time::Duration;

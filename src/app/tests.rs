@@ -3,6 +3,7 @@
 use std::path::Path;
 
 use super::config::*;
+use super::{DEFAULT_CONFIG, DEFAULT_CONFIG_NAME};
 use crate::config::Diagnostic;
 use crate::http::ServerConfig;
 

@@ -10,10 +10,10 @@ use std::sync::Arc;
 
 /// A read-only view of environment variables.
 #[derive(Clone)]
-pub struct Env(Source);
+pub struct Env(Lookup);
 
 #[derive(Clone)]
-enum Source {
+enum Lookup {
     Process,
     Map(Arc<HashMap<String, String>>),
 }
@@ -21,19 +21,19 @@ enum Source {
 impl Env {
     /// The process environment, as the daemon reads it.
     pub fn process() -> Env {
-        Env(Source::Process)
+        Env(Lookup::Process)
     }
 
     /// Exactly these variables and no others.
     pub fn from_pairs<K: Into<String>, V: Into<String>>(pairs: impl IntoIterator<Item = (K, V)>) -> Env {
-        Env(Source::Map(Arc::new(pairs.into_iter().map(|(k, v)| (k.into(), v.into())).collect())))
+        Env(Lookup::Map(Arc::new(pairs.into_iter().map(|(k, v)| (k.into(), v.into())).collect())))
     }
 
     /// The value of `name`, as [`std::env::var`] gives it.
     pub fn var(&self, name: &str) -> Result<String, VarError> {
         match &self.0 {
-            Source::Process => std::env::var(name),
-            Source::Map(map) => map.get(name).cloned().ok_or(VarError::NotPresent),
+            Lookup::Process => std::env::var(name),
+            Lookup::Map(map) => map.get(name).cloned().ok_or(VarError::NotPresent),
         }
     }
 }
@@ -48,8 +48,8 @@ impl Default for Env {
 impl fmt::Debug for Env {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.0 {
-            Source::Process => f.write_str("Env(process)"),
-            Source::Map(map) => write!(f, "Env({} variables, values redacted)", map.len()),
+            Lookup::Process => f.write_str("Env(process)"),
+            Lookup::Map(map) => write!(f, "Env({} variables, values redacted)", map.len()),
         }
     }
 }

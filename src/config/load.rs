@@ -38,7 +38,7 @@ pub fn parse_sections<S: Sections>(source: &str, text: &str) -> Result<(S, Vec<D
     let mut loader = Loader { source, text, diagnostics: Vec::new() };
     let root = loader.syntax(text)?;
     let mut document = S::default();
-    for (key, value) in root.get_ref().iter() {
+    for (key, value) in root.get_ref() {
         let name = key.get_ref().as_ref();
         let reader = SectionReader { loader: &mut loader, value, name };
         if !document.read(name, reader) {
@@ -77,6 +77,12 @@ pub struct SectionReader<'l, 'a> {
     name: &'l str,
 }
 
+impl std::fmt::Debug for SectionReader<'_, '_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SectionReader").field("section", &self.name).finish_non_exhaustive()
+    }
+}
+
 impl SectionReader<'_, '_> {
     /// A single table such as `[server]`; `None` when it is invalid (the errors are recorded).
     pub fn one<T: DeserializeOwned + Section>(self) -> Option<T> {
@@ -100,7 +106,7 @@ impl SectionReader<'_, '_> {
         };
         let mut out = Vec::new();
         let mut names = HashSet::new();
-        for item in items.iter() {
+        for item in items {
             let Some(parsed) = self.loader.deserialize::<T>(item) else { continue };
             self.loader.validate(&parsed, item);
             if let Some(name) = parsed.name()

@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 #[derive(Debug)]
-pub enum ApiError {
+pub(crate) enum ApiError {
     NotFound,
     MethodNotAllowed,
     /// The request (headers to answer, body included) took longer than the server allows.

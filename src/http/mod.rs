@@ -4,10 +4,10 @@
 
 mod config;
 mod error;
-pub mod serve;
+pub(crate) mod serve;
 
 pub use config::ServerConfig;
-pub use error::ApiError;
+pub(crate) use error::ApiError;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -30,14 +30,14 @@ pub const DEFAULT_BODY_LIMIT: usize = 64 * 1024;
 
 /// What the core routes read.
 #[derive(Clone)]
-pub struct AppState {
-    pub registry: Arc<Registry>,
-    pub readiness: Readiness,
+pub(crate) struct AppState {
+    pub(crate) registry: Arc<Registry>,
+    pub(crate) readiness: Readiness,
 }
 
 /// The core routes merged with the layers' routes, with the body limit, the request deadline
 /// and JSON errors for unknown paths and methods.
-pub fn router(state: AppState, layer_routes: Router, request_timeout: Duration) -> Router {
+pub(crate) fn router(state: AppState, layer_routes: Router, request_timeout: Duration) -> Router {
     Router::new()
         .route("/metrics", get(metrics))
         .route("/healthz", get(healthz))

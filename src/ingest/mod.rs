@@ -10,13 +10,13 @@
 //! - `internal_events`: accepted events and rejected requests, each logged and counted together
 //!   (rejections logged at most once per reason every 10 s).
 
-pub mod auth;
-pub mod config;
-pub mod event;
+mod auth;
+mod config;
+pub(crate) mod event;
 mod handler;
-pub mod idempotency;
+mod idempotency;
 mod internal_events;
-pub mod metrics;
+mod metrics;
 
 pub use config::IngestConfig;
 
@@ -38,14 +38,14 @@ use crate::readiness::Readiness;
 pub const PATH: &str = "/v1/events";
 
 /// The ingest layer: its metrics and its route.
-pub struct IngestLayer {
+pub(crate) struct IngestLayer {
     /// `None` when `enabled = false`: no route, no metrics.
     state: Option<Arc<Ingest>>,
 }
 
 impl IngestLayer {
     /// Registers the layer's metrics and reads its tokens from `env`.
-    pub fn new(config: &IngestConfig, env: &Env, registry: &mut Registry, readiness: &Readiness) -> Self {
+    pub(crate) fn new(config: &IngestConfig, env: &Env, registry: &mut Registry, readiness: &Readiness) -> Self {
         if !config.enabled {
             tracing::info!("ingest endpoint disabled ([ingest] enabled = false)");
             return Self { state: None };
@@ -58,7 +58,7 @@ impl IngestLayer {
                 "ingest accepts events without authentication: set [ingest] tokens_env to require bearer tokens"
             ),
             (Auth::Tokens(tokens), Some(var)) => {
-                tracing::info!(path = PATH, tokens = tokens.len(), env = var, "ingest requires a bearer token")
+                tracing::info!(path = PATH, tokens = tokens.len(), env = var, "ingest requires a bearer token");
             }
             (Auth::Tokens(_), None) => {}
             (Auth::Misconfigured, var) => {
@@ -87,7 +87,7 @@ impl IngestLayer {
 
     /// `POST /v1/events`. The handler reads the body itself under `max_body_bytes`, so the
     /// server-wide `DefaultBodyLimit` (read only by axum's body extractors) does not apply.
-    pub fn router(&self) -> Router {
+    pub(crate) fn router(&self) -> Router {
         match &self.state {
             Some(state) => Router::new().route(PATH, post(handler::post_events)).with_state(Arc::clone(state)),
             None => Router::new(),

@@ -58,31 +58,31 @@ pub struct ControlConfig {
 mod defaults {
     use crate::config::{Duration, HttpUrl};
 
-    pub fn base_url() -> HttpUrl {
+    pub(super) fn base_url() -> HttpUrl {
         "https://api.anthropic.com".parse().expect("a valid URL")
     }
-    pub fn prompt() -> String {
+    pub(super) fn prompt() -> String {
         "Reply with the word OK".into()
     }
-    pub fn expect() -> String {
+    pub(super) fn expect() -> String {
         "OK".into()
     }
-    pub fn max_tokens() -> u32 {
+    pub(super) fn max_tokens() -> u32 {
         32
     }
-    pub fn interval() -> Duration {
+    pub(super) fn interval() -> Duration {
         Duration::from_secs(60)
     }
-    pub fn timeout() -> Duration {
+    pub(super) fn timeout() -> Duration {
         Duration::from_secs(30)
     }
-    pub fn control_timeout() -> Duration {
+    pub(super) fn control_timeout() -> Duration {
         Duration::from_secs(10)
     }
-    pub fn api_key_env() -> String {
+    pub(super) fn api_key_env() -> String {
         "ANTHROPIC_API_KEY".into()
     }
-    pub fn on_demand_min_interval() -> Duration {
+    pub(super) fn on_demand_min_interval() -> Duration {
         Duration::from_secs(10)
     }
 }

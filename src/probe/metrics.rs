@@ -42,14 +42,14 @@ type FloatGauge = Gauge<f64, AtomicU64>;
 
 /// Which family set a target belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum TargetKind {
+pub(super) enum TargetKind {
     Probe,
     Control,
 }
 
 impl TargetKind {
     /// The label name and the metric name part.
-    pub const fn as_str(self) -> &'static str {
+    pub(super) const fn as_str(self) -> &'static str {
         match self {
             TargetKind::Probe => "probe",
             TargetKind::Control => "control",
@@ -143,7 +143,7 @@ impl Common {
 
 /// The probe families.
 #[derive(Clone)]
-pub struct ProbeMetrics {
+pub(super) struct ProbeMetrics {
     common: Common,
     configured: Family<TargetLabel, Gauge>,
     first_byte: HistogramFamily,
@@ -156,7 +156,7 @@ pub struct ProbeMetrics {
 }
 
 impl ProbeMetrics {
-    pub fn register(registry: &mut Registry) -> ProbeMetrics {
+    pub(super) fn register(registry: &mut Registry) -> ProbeMetrics {
         let metrics = ProbeMetrics {
             common: Common::register(TargetKind::Probe, registry),
             configured: Family::default(),
@@ -217,7 +217,7 @@ impl ProbeMetrics {
 
     /// Creates every bounded series of one probe at zero, so rates and alerts work before the
     /// first result. Gauges whose zero would be a lie (success, headroom) wait for data.
-    pub fn precreate(&self, name: &str, configured: bool, streaming: bool) {
+    pub(super) fn precreate(&self, name: &str, configured: bool, streaming: bool) {
         let target = self.common.target(name);
         self.configured.get_or_create(&target).set(i64::from(configured));
         self.common.precreate(&target);
@@ -265,13 +265,13 @@ impl ProbeMetrics {
 
 /// The families of one target, whichever kind it is: what a runner records its results in.
 #[derive(Clone)]
-pub enum TargetMetrics {
+pub(super) enum TargetMetrics {
     Probe(ProbeMetrics),
     Control(ControlMetrics),
 }
 
 impl TargetMetrics {
-    pub fn kind(&self) -> TargetKind {
+    pub(super) fn kind(&self) -> TargetKind {
         match self {
             TargetMetrics::Probe(_) => TargetKind::Probe,
             TargetMetrics::Control(_) => TargetKind::Control,
@@ -288,16 +288,16 @@ impl TargetMetrics {
 
 /// The control target families.
 #[derive(Clone)]
-pub struct ControlMetrics {
+pub(super) struct ControlMetrics {
     common: Common,
 }
 
 impl ControlMetrics {
-    pub fn register(registry: &mut Registry) -> ControlMetrics {
+    pub(super) fn register(registry: &mut Registry) -> ControlMetrics {
         ControlMetrics { common: Common::register(TargetKind::Control, registry) }
     }
 
-    pub fn precreate(&self, name: &str) {
+    pub(super) fn precreate(&self, name: &str) {
         self.common.precreate(&self.common.target(name));
     }
 

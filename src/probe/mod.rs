@@ -15,14 +15,14 @@
 //! `claudewatch_probe_configured 0`), reported as `not_configured` in `/readyz` and in the log,
 //! and never sends a request.
 
-pub mod config;
-pub mod headers;
+mod config;
+pub(crate) mod headers;
 mod internal_events;
-pub mod metrics;
-pub mod outcome;
-pub mod prober;
-pub mod reply;
-pub mod runner;
+mod metrics;
+mod outcome;
+mod prober;
+pub(crate) mod reply;
+mod runner;
 
 pub use config::{ControlConfig, ProbeConfig};
 
@@ -57,13 +57,13 @@ enum Entry {
 }
 
 /// The probe layer, built (and its metrics registered) before the server starts.
-pub struct ProbeLayer {
+pub(crate) struct ProbeLayer {
     probes: Arc<BTreeMap<String, Entry>>,
     controls: Vec<Arc<Runner>>,
 }
 
 impl ProbeLayer {
-    pub fn new(
+    pub(crate) fn new(
         probes: &[ProbeConfig],
         controls: &[ControlConfig],
         env: &Env,
@@ -121,12 +121,12 @@ impl ProbeLayer {
     }
 
     /// `GET /probe?name=NAME`.
-    pub fn router(&self) -> Router {
+    pub(crate) fn router(&self) -> Router {
         Router::new().route("/probe", get(on_demand)).with_state(self.probes.clone())
     }
 
     /// Starts one loop per probe and control target; each stops when `shutdown` is cancelled.
-    pub fn spawn(self, tasks: &mut JoinSet<()>, shutdown: &CancellationToken) {
+    pub(crate) fn spawn(self, tasks: &mut JoinSet<()>, shutdown: &CancellationToken) {
         let probes = self.probes.values().filter_map(|e| match e {
             Entry::Runnable(r) => Some(r.clone()),
             Entry::NotConfigured(_) => None,

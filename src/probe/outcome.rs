@@ -10,20 +10,20 @@ use super::headers::{RateLimit, is_safe_id};
 use crate::classify::{ConnectionReason, ErrorClass};
 
 /// Error texts in logs and JSON are cut to this many characters (see [`crate::text::truncate`]).
-pub const MAX_ERROR_LEN: usize = 300;
+pub(super) const MAX_ERROR_LEN: usize = 300;
 /// Reply texts in JSON are cut to this many characters.
-pub const MAX_REPLY_LEN: usize = 200;
+pub(super) const MAX_REPLY_LEN: usize = 200;
 
 /// Why a run happened, for the log line.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Trigger {
+pub(super) enum Trigger {
     Schedule,
     OnDemand,
 }
 
 impl Trigger {
-    pub const fn as_str(self) -> &'static str {
+    pub(super) const fn as_str(self) -> &'static str {
         match self {
             Trigger::Schedule => "schedule",
             Trigger::OnDemand => "on_demand",
@@ -32,7 +32,7 @@ impl Trigger {
 }
 
 #[derive(Clone, Debug, Serialize)]
-pub struct ProbeResult {
+pub(super) struct ProbeResult {
     /// The probe's (or control target's) name.
     #[serde(rename = "probe")]
     pub name: String,
@@ -70,6 +70,7 @@ fn as_str<S: serde::Serializer>(class: &ErrorClass, s: S) -> Result<S::Ok, S::Er
     s.serialize_str(class.as_str())
 }
 
+#[allow(clippy::ref_option)] // serde's `serialize_with` hands the field by reference.
 fn opt_as_str<S: serde::Serializer>(reason: &Option<ConnectionReason>, s: S) -> Result<S::Ok, S::Error> {
     match reason {
         Some(r) => s.serialize_str(r.as_str()),
@@ -79,7 +80,7 @@ fn opt_as_str<S: serde::Serializer>(reason: &Option<ConnectionReason>, s: S) -> 
 
 impl ProbeResult {
     /// An empty result for `name`, filled in by the prober.
-    pub fn new(name: &str, trigger: Trigger) -> ProbeResult {
+    pub(super) fn new(name: &str, trigger: Trigger) -> ProbeResult {
         ProbeResult {
             name: name.to_owned(),
             trigger,
@@ -101,12 +102,12 @@ impl ProbeResult {
         }
     }
 
-    pub fn success(&self) -> bool {
+    pub(super) fn success(&self) -> bool {
         self.success
     }
 
     /// Stamps the finish time.
-    pub fn finish(&mut self) {
+    pub(super) fn finish(&mut self) {
         self.timestamp = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64());
     }
 
@@ -114,7 +115,7 @@ impl ProbeResult {
     /// in the free-text fields is replaced (the texts come from the network and from error
     /// chains, none of which should hold the key; this makes sure), and a request id is kept
     /// only if it is a short token of `[A-Za-z0-9_-]` that does not contain the secret.
-    pub fn redact(&mut self, secret: &str) {
+    pub(super) fn redact(&mut self, secret: &str) {
         if self.request_id.as_deref().is_some_and(|id| !is_safe_id(id) || (!secret.is_empty() && id.contains(secret))) {
             self.request_id = None;
         }

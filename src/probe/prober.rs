@@ -26,14 +26,14 @@ use crate::telemetry::USER_AGENT;
 use crate::text::truncate;
 
 /// The API version every request names.
-pub const ANTHROPIC_VERSION: &str = "2023-06-01";
+pub(super) const ANTHROPIC_VERSION: &str = "2023-06-01";
 
 /// Replies beyond this are not a probe reply; reading stops there.
 const MAX_REPLY_BYTES: usize = 1024 * 1024;
 
 /// The API key, kept out of every `Debug` and `Display`.
 #[derive(Clone)]
-pub struct ApiKey {
+pub(super) struct ApiKey {
     header: HeaderValue,
     raw: String,
 }
@@ -41,7 +41,7 @@ pub struct ApiKey {
 impl ApiKey {
     /// Reads the key from `var` of `env`. `Err` says why there is none, without any part of a
     /// value.
-    pub fn from_env(env: &Env, var: &str) -> Result<ApiKey, String> {
+    pub(super) fn from_env(env: &Env, var: &str) -> Result<ApiKey, String> {
         match env.var(var) {
             Ok(raw) if raw.trim().is_empty() => Err(format!("environment variable {var} is empty")),
             Ok(raw) => ApiKey::new(raw.trim().to_owned())
@@ -58,7 +58,7 @@ impl ApiKey {
     }
 
     /// For redacting free text, never for output.
-    pub fn expose_for_redaction(&self) -> &str {
+    pub(super) fn expose_for_redaction(&self) -> &str {
         &self.raw
     }
 }
@@ -91,7 +91,7 @@ fn messages_url(base: &Url) -> Url {
 }
 
 /// The Messages API probe.
-pub struct MessagesProber {
+pub(super) struct MessagesProber {
     name: String,
     url: Url,
     client: Client,
@@ -124,7 +124,7 @@ enum Verdict {
 }
 
 impl MessagesProber {
-    pub fn new(config: &ProbeConfig, key: ApiKey) -> Result<MessagesProber, reqwest::Error> {
+    pub(super) fn new(config: &ProbeConfig, key: ApiKey) -> Result<MessagesProber, reqwest::Error> {
         let body = serde_json::json!({
             "model": config.model,
             "max_tokens": config.max_tokens,
@@ -143,16 +143,16 @@ impl MessagesProber {
         })
     }
 
-    pub fn timeout(&self) -> Duration {
+    pub(super) fn timeout(&self) -> Duration {
         self.timeout
     }
 
-    pub fn key(&self) -> &ApiKey {
+    pub(super) fn key(&self) -> &ApiKey {
         &self.key
     }
 
     /// Sends one request and reads the whole reply.
-    pub async fn run(&self, trigger: Trigger) -> ProbeResult {
+    pub(super) async fn run(&self, trigger: Trigger) -> ProbeResult {
         let mut result = ProbeResult::new(&self.name, trigger);
         let request = self
             .client
@@ -351,7 +351,7 @@ fn error_chain(error: &(dyn StdError + 'static)) -> String {
 
 /// The control target: a plain GET. Any 2xx or 3xx answer is `ok` (a redirect still proves the
 /// network path works); other statuses are classified like the API's.
-pub struct ControlProber {
+pub(super) struct ControlProber {
     name: String,
     url: Url,
     client: Client,
@@ -359,7 +359,7 @@ pub struct ControlProber {
 }
 
 impl ControlProber {
-    pub fn new(config: &ControlConfig) -> Result<ControlProber, reqwest::Error> {
+    pub(super) fn new(config: &ControlConfig) -> Result<ControlProber, reqwest::Error> {
         Ok(ControlProber {
             name: config.name.clone(),
             client: client_for(&config.url)?,
@@ -368,11 +368,11 @@ impl ControlProber {
         })
     }
 
-    pub fn timeout(&self) -> Duration {
+    pub(super) fn timeout(&self) -> Duration {
         self.timeout
     }
 
-    pub async fn run(&self, trigger: Trigger) -> ProbeResult {
+    pub(super) async fn run(&self, trigger: Trigger) -> ProbeResult {
         let mut result = ProbeResult::new(&self.name, trigger);
         let mut seen = Seen::default();
         let started = Instant::now();

@@ -17,7 +17,7 @@ use crate::readiness::ReadyHandle;
 use crate::telemetry::event::InternalEvent;
 
 /// What a runner sends requests with.
-pub enum Prober {
+pub(super) enum Prober {
     Messages(MessagesProber),
     Control(ControlProber),
     /// A socket-free stand-in for the runner's own tests, which run on paused time.
@@ -58,7 +58,7 @@ impl Prober {
 
 /// Why an on-demand run was not started.
 #[derive(Debug, PartialEq, Eq)]
-pub enum OnDemandRefusal {
+pub(super) enum OnDemandRefusal {
     /// Too soon after the last on-demand run; retry after this long.
     TooSoon(Duration),
     /// The in-flight run did not report back in time (it is bounded by the timeout, so this
@@ -66,8 +66,7 @@ pub enum OnDemandRefusal {
     Lost,
 }
 
-pub struct Runner {
-    pub name: String,
+pub(super) struct Runner {
     prober: Prober,
     /// Where the results are counted; also says the kind of target.
     metrics: TargetMetrics,
@@ -85,20 +84,25 @@ pub struct Runner {
 }
 
 /// How often a target runs, scheduled and on demand.
-pub struct Timing {
+pub(super) struct Timing {
     pub interval: Duration,
     /// `GET /probe` runs it at most once per this period.
     pub on_demand_min_interval: Duration,
 }
 
 impl Runner {
-    pub fn new(name: &str, prober: Prober, metrics: TargetMetrics, timing: Timing, ready: ReadyHandle) -> Runner {
+    pub(super) fn new(
+        name: &str,
+        prober: Prober,
+        metrics: TargetMetrics,
+        timing: Timing,
+        ready: ReadyHandle,
+    ) -> Runner {
         let span = match metrics.kind() {
             TargetKind::Probe => tracing::info_span!("probe", probe = %name),
             TargetKind::Control => tracing::info_span!("control", control = %name),
         };
         Runner {
-            name: name.to_owned(),
             prober,
             metrics,
             span,
@@ -113,7 +117,7 @@ impl Runner {
 
     /// The span every run of this target is in; the caller enters it around
     /// [`schedule`](Self::schedule) and [`run_on_demand`](Self::run_on_demand).
-    pub fn span(&self) -> &Span {
+    pub(super) fn span(&self) -> &Span {
         &self.span
     }
 
@@ -127,16 +131,16 @@ impl Runner {
     }
 
     /// One scheduled run: waits for an on-demand run in flight to finish first.
-    pub async fn run_scheduled(&self) -> ProbeResult {
+    pub(super) async fn run_scheduled(&self) -> ProbeResult {
         let _guard = self.in_flight.lock().await;
         self.run_locked(Trigger::Schedule).await
     }
 
     /// An on-demand run, rate-limited. If a run is in flight, its result is returned instead
     /// of sending a second request.
-    pub async fn run_on_demand(&self) -> Result<ProbeResult, OnDemandRefusal> {
+    pub(super) async fn run_on_demand(&self) -> Result<ProbeResult, OnDemandRefusal> {
         {
-            let mut last = self.last_on_demand.lock().unwrap_or_else(|p| p.into_inner());
+            let mut last = self.last_on_demand.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
             let now = Instant::now();
             if let Some(at) = *last {
                 let since = now.duration_since(at);
@@ -166,7 +170,7 @@ impl Runner {
     /// from that start, not from when the last request ended. A run that overruns its slot
     /// makes the next slot be skipped: neither fired late nor doubled up, the schedule stays
     /// on its grid.
-    pub async fn schedule(self: Arc<Self>, shutdown: CancellationToken) {
+    pub(super) async fn schedule(self: Arc<Self>, shutdown: CancellationToken) {
         self.ready.ready();
         let jitter = self.interval.mul_f64(fastrand::f64());
         let mut ticker = tokio::time::interval_at(Instant::now() + jitter, self.interval);
@@ -211,7 +215,7 @@ pub(super) mod tests {
 
     /// What the fake saw: when each run started, and the most runs ever open at once.
     #[derive(Default)]
-    pub struct Log {
+    pub(crate) struct Log {
         starts: Mutex<Vec<Instant>>,
         open: AtomicUsize,
         max_open: AtomicUsize,
@@ -228,7 +232,7 @@ pub(super) mod tests {
     }
 
     /// A run takes `delay` (after passing the gate, if there is one) and succeeds.
-    pub struct FakeProber {
+    pub(crate) struct FakeProber {
         pub timeout: Duration,
         delay: Duration,
         gate: Option<Arc<Semaphore>>,
@@ -236,7 +240,7 @@ pub(super) mod tests {
     }
 
     impl FakeProber {
-        pub async fn run(&self, trigger: Trigger) -> ProbeResult {
+        pub(crate) async fn run(&self, trigger: Trigger) -> ProbeResult {
             self.log.starts.lock().unwrap().push(Instant::now());
             let open = self.log.open.fetch_add(1, Ordering::SeqCst) + 1;
             self.log.max_open.fetch_max(open, Ordering::SeqCst);
@@ -381,7 +385,7 @@ pub(super) mod tests {
         // The next call within the limit is refused with the remaining wait.
         match r.run_on_demand().await {
             Err(OnDemandRefusal::TooSoon(wait)) => {
-                assert!(wait > Duration::from_secs(29) && wait <= Duration::from_secs(30), "{wait:?}")
+                assert!(wait > Duration::from_secs(29) && wait <= Duration::from_secs(30), "{wait:?}");
             }
             other => panic!("expected TooSoon, got {other:?}"),
         }

@@ -157,16 +157,12 @@ impl fmt::Display for Fault {
 }
 
 /// An unknown fault name.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct UnknownFault(pub String);
-
-impl fmt::Display for UnknownFault {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "unknown fault {:?}; known faults: {}", self.0, Fault::names())
-    }
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("unknown fault {name:?}; known faults: {}", Fault::names())]
+pub struct UnknownFault {
+    /// The name as given.
+    pub name: String,
 }
-
-impl std::error::Error for UnknownFault {}
 
 impl FromStr for Fault {
     type Err = UnknownFault;
@@ -186,7 +182,7 @@ impl FromStr for Fault {
             "400" => Fault::BadRequest,
             "401" => Fault::Unauthorized,
             "403" => Fault::Forbidden,
-            _ => return Err(UnknownFault(s.to_owned())),
+            _ => return Err(UnknownFault { name: s.to_owned() }),
         };
         Ok(by_status)
     }
@@ -221,7 +217,7 @@ pub enum Answer {
 }
 
 /// What `overloaded` answers (and a `stream_error` on a request that did not ask for a stream).
-pub const OVERLOADED: ErrorAnswer =
+pub(super) const OVERLOADED: ErrorAnswer =
     ErrorAnswer { status: 529, error_type: "overloaded_error", message: "Overloaded", error_code: None };
 
 /// The API's error answer for a fault.

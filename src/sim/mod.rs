@@ -154,6 +154,12 @@ pub struct SimHandle {
     task: Option<JoinHandle<()>>,
 }
 
+impl std::fmt::Debug for SimHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SimHandle").field("addr", &self.addr).finish_non_exhaustive()
+    }
+}
+
 impl SimHandle {
     /// Where it listens (127.0.0.1, an ephemeral port).
     pub fn addr(&self) -> SocketAddr {

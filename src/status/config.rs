@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use crate::config::{Duration, Findings, HttpUrl, Section};
 
 /// Real history feeds are 20–100 KB; the summary JSON of a big page a few hundred KB.
-pub const DEFAULT_MAX_BODY_BYTES: u64 = 4 * 1024 * 1024;
+pub(super) const DEFAULT_MAX_BODY_BYTES: u64 = 4 * 1024 * 1024;
 
 /// Below this, a real feed may not fit.
 const MAX_BODY_WARNING_FLOOR: u64 = 64 * 1024;

@@ -70,7 +70,7 @@ impl InternalEvent for PollEnded<'_> {
 
 /// What one poll changed, as logged.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Change {
+pub(super) enum Change {
     /// Active or upcoming when the daemon started.
     AtStartup {
         id: String,

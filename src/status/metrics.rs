@@ -20,19 +20,19 @@ use super::summary::{Component, ComponentStatus, Impact, Indicator};
 const DURATION_BUCKETS: [f64; 11] = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct PageLabels {
+pub(super) struct PageLabels {
     pub page: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct PollLabels {
+pub(super) struct PollLabels {
     pub page: String,
     pub result: PollResult,
 }
 
 /// One active incident or maintenance.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct InfoLabels {
+pub(super) struct InfoLabels {
     pub page: String,
     pub id: String,
     pub title: String,
@@ -41,20 +41,20 @@ pub struct InfoLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct ComponentLabels {
+pub(super) struct ComponentLabels {
     pub page: String,
     pub component: String,
     pub state: ComponentStatus,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct IndicatorLabels {
+pub(super) struct IndicatorLabels {
     pub page: String,
     pub indicator: Indicator,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct ImpactLabels {
+pub(super) struct ImpactLabels {
     pub page: String,
     pub impact: Impact,
 }
@@ -63,7 +63,7 @@ type Timestamp = Gauge<f64, AtomicU64>;
 type DurationHistogram = Family<PageLabels, Histogram, fn() -> Histogram>;
 
 /// Every family of the layer, registered once and shared by the pages.
-pub struct StatusMetrics {
+pub(super) struct StatusMetrics {
     incidents_active: Family<PageLabels, Gauge>,
     maintenances_active: Family<PageLabels, Gauge>,
     maintenances_upcoming: Family<PageLabels, Gauge>,
@@ -82,7 +82,7 @@ pub struct StatusMetrics {
 }
 
 impl StatusMetrics {
-    pub fn register(registry: &mut Registry) -> Arc<Self> {
+    pub(super) fn register(registry: &mut Registry) -> Arc<Self> {
         let m = StatusMetrics {
             incidents_active: Family::default(),
             maintenances_active: Family::default(),
@@ -195,7 +195,7 @@ impl StatusMetrics {
 
 /// One page's view of the families.
 #[derive(Clone)]
-pub struct PageMetrics {
+pub(super) struct PageMetrics {
     page: String,
     labels: PageLabels,
     m: Arc<StatusMetrics>,
@@ -206,7 +206,7 @@ impl PageMetrics {
     /// the first poll. The summary's series exist only for pages that have a summary URL. The
     /// timestamps are not pre-created: a 0 would read as "56 years ago" in `time() - x`; they
     /// appear with their first value, as the probe layer's do.
-    pub fn new(m: Arc<StatusMetrics>, page: &str, with_summary: bool) -> Self {
+    pub(super) fn new(m: Arc<StatusMetrics>, page: &str, with_summary: bool) -> Self {
         let labels = PageLabels { page: page.to_owned() };
         let pm = Self { page: page.to_owned(), labels, m };
         let l = &pm.labels;
@@ -239,7 +239,7 @@ impl PageMetrics {
     }
 
     /// A feed poll ended with `result` after `elapsed`; `now` is the wall-clock time.
-    pub fn feed_polled(&self, result: PollResult, elapsed: Duration, now: SystemTime) {
+    pub(super) fn feed_polled(&self, result: PollResult, elapsed: Duration, now: SystemTime) {
         self.m.polls.get_or_create(&self.poll_labels(result)).inc();
         self.m.poll_duration.get_or_create(&self.labels).observe(elapsed.as_secs_f64());
         self.m.up.get_or_create(&self.labels).set(i64::from(result.is_success()));
@@ -249,42 +249,42 @@ impl PageMetrics {
     }
 
     /// A summary poll ended with `result`.
-    pub fn summary_polled(&self, result: PollResult) {
+    pub(super) fn summary_polled(&self, result: PollResult) {
         self.m.summary_polls.get_or_create(&self.poll_labels(result)).inc();
         self.m.summary_up.get_or_create(&self.labels).set(i64::from(result.is_success()));
     }
 
-    pub fn set_counts(&self, incidents: usize, maintenances: usize, upcoming: usize) {
+    pub(super) fn set_counts(&self, incidents: usize, maintenances: usize, upcoming: usize) {
         let as_i64 = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
         self.m.incidents_active.get_or_create(&self.labels).set(as_i64(incidents));
         self.m.maintenances_active.get_or_create(&self.labels).set(as_i64(maintenances));
         self.m.maintenances_upcoming.get_or_create(&self.labels).set(as_i64(upcoming));
     }
 
-    pub fn set_last_update(&self, at: SystemTime) {
+    pub(super) fn set_last_update(&self, at: SystemTime) {
         self.m.last_update.get_or_create(&self.labels).set(unix_seconds(at));
     }
 
-    pub fn incident_seen(&self) {
+    pub(super) fn incident_seen(&self) {
         self.m.incidents_seen.get_or_create(&self.labels).inc();
     }
 
     /// The info series for one active entry; the caller keeps the labels to remove it later.
-    pub fn info_labels(&self, id: &str, title: &str, state: IncidentState, kind: EntryKind) -> InfoLabels {
+    pub(super) fn info_labels(&self, id: &str, title: &str, state: IncidentState, kind: EntryKind) -> InfoLabels {
         InfoLabels { page: self.page.clone(), id: id.to_owned(), title: title.to_owned(), state, kind }
     }
 
-    pub fn info_show(&self, labels: &InfoLabels) {
+    pub(super) fn info_show(&self, labels: &InfoLabels) {
         self.m.incident_info.get_or_create(labels).set(1);
     }
 
-    pub fn info_remove(&self, labels: &InfoLabels) {
+    pub(super) fn info_remove(&self, labels: &InfoLabels) {
         self.m.incident_info.remove(labels);
     }
 
     /// Sets each component's state series (1 for the current state, 0 for the others) and
     /// removes every series of components in `gone`.
-    pub fn set_components(&self, components: &[Component], gone: &[String]) {
+    pub(super) fn set_components(&self, components: &[Component], gone: &[String]) {
         for name in gone {
             for state in ComponentStatus::ALL {
                 self.m.component.remove(&ComponentLabels { page: self.page.clone(), component: name.clone(), state });
@@ -298,14 +298,14 @@ impl PageMetrics {
         }
     }
 
-    pub fn set_indicator(&self, current: Indicator) {
+    pub(super) fn set_indicator(&self, current: Indicator) {
         for indicator in Indicator::ALL {
             let labels = IndicatorLabels { page: self.page.clone(), indicator };
             self.m.indicator.get_or_create(&labels).set(i64::from(indicator == current));
         }
     }
 
-    pub fn set_unresolved(&self, impacts: impl Iterator<Item = Impact>) {
+    pub(super) fn set_unresolved(&self, impacts: impl Iterator<Item = Impact>) {
         let mut counts = vec![0_i64; Impact::ALL.len()];
         for impact in impacts {
             if let Some(i) = Impact::ALL.iter().position(|x| *x == impact) {

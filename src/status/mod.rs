@@ -12,14 +12,14 @@
 //!   together.
 //! - [`poller`]: the fixed-rate loops with backoff, each in its page's `status_page{page}` span.
 
-pub mod config;
-pub mod feed;
-pub mod fetch;
+mod config;
+pub(crate) mod feed;
+mod fetch;
 mod internal_events;
-pub mod metrics;
-pub mod poller;
-pub mod summary;
-pub mod tracker;
+mod metrics;
+mod poller;
+pub(crate) mod summary;
+mod tracker;
 
 pub use config::StatusPageConfig;
 
@@ -34,7 +34,7 @@ use poller::{FeedPoller, PollTarget, SummaryPoller};
 use tracing::Instrument;
 
 /// One configured page, ready to poll.
-struct Page {
+struct PolledPage {
     /// The `page` field of the loops' span (and of every line they log).
     name: String,
     feed: FeedPoller,
@@ -45,12 +45,16 @@ struct Page {
 }
 
 /// The status layer, built (and its metrics registered) before the server starts.
-pub struct StatusLayer {
-    pages: Vec<Page>,
+pub(crate) struct StatusLayer {
+    pages: Vec<PolledPage>,
 }
 
 impl StatusLayer {
-    pub fn new(pages: &[StatusPageConfig], registry: &mut Registry, readiness: &Readiness) -> Result<Self, StartError> {
+    pub(crate) fn new(
+        pages: &[StatusPageConfig],
+        registry: &mut Registry,
+        readiness: &Readiness,
+    ) -> Result<Self, StartError> {
         let families = StatusMetrics::register(registry);
         let client = fetch::client()?;
         let mut built = Vec::with_capacity(pages.len());
@@ -65,14 +69,14 @@ impl StatusLayer {
             let feed = FeedPoller::new(target(&page.feed_url), metrics.clone());
             let summary = page.summary_url.as_ref().map(|url| SummaryPoller::new(target(url), metrics));
             let ready = readiness.register(format!("status:{}", page.name));
-            built.push(Page { name: page.name.clone(), feed, summary, interval: page.interval.get(), ready });
+            built.push(PolledPage { name: page.name.clone(), feed, summary, interval: page.interval.get(), ready });
         }
         Ok(Self { pages: built })
     }
 
     /// Starts the poll loops (one per URL), in the page's `status_page{page}` span; each stops
     /// when `shutdown` is cancelled.
-    pub fn spawn(self, tasks: &mut JoinSet<()>, shutdown: &CancellationToken) {
+    pub(crate) fn spawn(self, tasks: &mut JoinSet<()>, shutdown: &CancellationToken) {
         for page in self.pages {
             let span = tracing::info_span!("status_page", page = %page.name);
             if let Some(summary) = page.summary {

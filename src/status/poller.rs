@@ -25,7 +25,7 @@ const SUMMARY_ACCEPT: &str = "application/json, */*;q=0.1";
 const MIN_BACKOFF: Duration = Duration::from_millis(100);
 
 /// What both loops need to reach their URL.
-pub struct PollTarget {
+pub(super) struct PollTarget {
     pub client: Client,
     pub url: Url,
     pub timeout: Duration,
@@ -33,14 +33,14 @@ pub struct PollTarget {
 }
 
 /// One kind of poll (feed or summary).
-pub trait Poll {
+pub(super) trait Poll {
     /// Polls once, updates the metrics, and returns the outcome.
     fn poll(&mut self) -> impl Future<Output = PollResult> + Send;
 }
 
 /// Runs `poller` every `interval` until `shutdown`: the first poll at once, then on a fixed-rate
 /// schedule; after a failure, sooner ([`backoff`]).
-pub async fn run<P: Poll>(mut poller: P, interval: Duration, shutdown: CancellationToken) {
+pub(super) async fn run<P: Poll>(mut poller: P, interval: Duration, shutdown: CancellationToken) {
     let mut next = Instant::now();
     let mut failures: u32 = 0;
     loop {
@@ -70,7 +70,7 @@ pub async fn run<P: Poll>(mut poller: P, interval: Duration, shutdown: Cancellat
 
 /// The delay before retry number `failures` (1-based): a sixteenth of the interval doubling
 /// per failure, with ±20 % jitter, never more than the interval.
-pub fn backoff(interval: Duration, failures: u32) -> Duration {
+pub(super) fn backoff(interval: Duration, failures: u32) -> Duration {
     let base = (interval / 16).max(MIN_BACKOFF).min(interval);
     let doubled = base.saturating_mul(1_u32 << failures.saturating_sub(1).min(16));
     let jittered = doubled.mul_f64(0.8 + fastrand::f64() * 0.4);
@@ -79,7 +79,7 @@ pub fn backoff(interval: Duration, failures: u32) -> Duration {
 
 /// One URL with what its polls remember: the validators of the last good body, and the result
 /// of the last poll while polls fail (for the log lines of [`PollEnded`]).
-struct Source {
+struct PolledUrl {
     target: PollTarget,
     document: Document,
     accept: &'static str,
@@ -94,7 +94,7 @@ struct Fetch<T> {
     error: Option<String>,
 }
 
-impl Source {
+impl PolledUrl {
     fn new(target: PollTarget, document: Document, accept: &'static str) -> Self {
         Self { target, document, accept, validators: Validators::default(), failing: None }
     }
@@ -115,7 +115,7 @@ impl Source {
                     Fetch { result: PollResult::ParseError, parsed: None, error: Some(crate::error::describe(&e)) }
                 }
             },
-            Err(e) => Fetch { result: e.result(), parsed: None, error: Some(e.to_string()) },
+            Err(e) => Fetch { result: e.result(), parsed: None, error: Some(crate::error::describe(&e)) },
         }
     }
 
@@ -136,15 +136,15 @@ impl Source {
 }
 
 /// Polls the history feed.
-pub struct FeedPoller {
-    source: Source,
+pub(super) struct FeedPoller {
+    source: PolledUrl,
     metrics: PageMetrics,
     tracker: Tracker,
 }
 
 impl FeedPoller {
-    pub fn new(target: PollTarget, metrics: PageMetrics) -> Self {
-        Self { source: Source::new(target, Document::Feed, FEED_ACCEPT), metrics, tracker: Tracker::new() }
+    pub(super) fn new(target: PollTarget, metrics: PageMetrics) -> Self {
+        Self { source: PolledUrl::new(target, Document::Feed, FEED_ACCEPT), metrics, tracker: Tracker::new() }
     }
 }
 
@@ -161,16 +161,16 @@ impl Poll for FeedPoller {
 }
 
 /// Polls the JSON summary.
-pub struct SummaryPoller {
-    source: Source,
+pub(super) struct SummaryPoller {
+    source: PolledUrl,
     metrics: PageMetrics,
     /// Component names shown now, to remove the series of those that disappear.
     components: Vec<String>,
 }
 
 impl SummaryPoller {
-    pub fn new(target: PollTarget, metrics: PageMetrics) -> Self {
-        Self { source: Source::new(target, Document::Summary, SUMMARY_ACCEPT), metrics, components: Vec::new() }
+    pub(super) fn new(target: PollTarget, metrics: PageMetrics) -> Self {
+        Self { source: PolledUrl::new(target, Document::Summary, SUMMARY_ACCEPT), metrics, components: Vec::new() }
     }
 }
 

@@ -6,14 +6,14 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::{Duration, SystemTime};
 
 use super::feed::{EntryKind, Feed, Incident, Lifecycle};
-pub use super::internal_events::Change;
+pub(super) use super::internal_events::Change;
 use super::internal_events::IncidentChanged;
 use super::metrics::{InfoLabels, PageMetrics};
 use crate::telemetry::event::InternalEvent;
 use crate::text::truncate;
 
 /// Titles in the info series are cut to this many characters (the log line has them whole).
-pub const MAX_TITLE_CHARS: usize = 100;
+pub(super) const MAX_TITLE_CHARS: usize = 100;
 
 /// Incident ids are cut to this many characters.
 const MAX_ID_CHARS: usize = 64;
@@ -35,7 +35,7 @@ struct Tracked {
 
 /// One page's knowledge of its feed.
 #[derive(Default)]
-pub struct Tracker {
+pub(super) struct Tracker {
     /// Whether a feed has been read since start-up (the first one is the seen baseline).
     has_baseline: bool,
     /// The entries of the latest feed, by id.
@@ -46,13 +46,13 @@ pub struct Tracker {
 }
 
 impl Tracker {
-    pub fn new() -> Self {
+    pub(super) fn new() -> Self {
         Self::default()
     }
 
     /// Takes in a freshly parsed feed: updates every status metric of the page and emits each
     /// change. Returns the changes (for tests).
-    pub fn apply(&mut self, feed: &Feed, now: SystemTime, metrics: &PageMetrics) -> Vec<Change> {
+    pub(super) fn apply(&mut self, feed: &Feed, now: SystemTime, metrics: &PageMetrics) -> Vec<Change> {
         let baseline = !self.has_baseline;
         let mut changes = Vec::new();
         let mut next: HashMap<String, Tracked> = HashMap::with_capacity(feed.incidents.len());

@@ -54,7 +54,7 @@ pub fn init(format: LogFormat, level: Option<&str>) {
 /// field of the same name. Records from the `log` crate (rustls) carry their real target rather
 /// than `log`, and none of their `log.*` bookkeeping fields.
 #[derive(Clone, Copy, Debug, Default)]
-pub struct FlatJson;
+pub(crate) struct FlatJson;
 
 impl<S, N> FormatEvent<S, N> for FlatJson
 where

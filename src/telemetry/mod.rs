@@ -3,9 +3,9 @@
 //! ([`event::InternalEvent`]).
 
 pub(crate) mod event;
-pub mod labels;
+pub(crate) mod labels;
 pub mod logging;
-pub mod render;
+pub(crate) mod render;
 pub(crate) mod throttle;
 
 use prometheus_client::encoding::EncodeLabelSet;
@@ -14,11 +14,11 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
 /// The version this binary was built from.
-pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+pub(crate) const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// The git revision this binary was built from (set by `build.rs`, or by the
 /// `CLAUDEWATCH_REVISION` variable where the build has no `.git`, as in a container build).
-pub const REVISION: &str = env!("CLAUDEWATCH_REVISION");
+pub(crate) const REVISION: &str = env!("CLAUDEWATCH_REVISION");
 
 /// What outbound requests call themselves, so vendors and proxies can tell probes apart.
 pub const USER_AGENT: &str =
@@ -32,7 +32,7 @@ struct BuildLabels {
 
 /// A fresh registry holding `claudewatch_build_info{version,revision} 1`. Each layer then
 /// registers its own families into it.
-pub fn new_registry() -> Registry {
+pub(crate) fn new_registry() -> Registry {
     let mut registry = Registry::default();
     let build_info = Family::<BuildLabels, Gauge>::default();
     build_info.get_or_create(&BuildLabels { version: VERSION, revision: REVISION }).set(1);

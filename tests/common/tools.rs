@@ -2,7 +2,7 @@
 //! docker-compose, kubernetes-validate, node, prometheus, python). A missing tool is a test
 //! failure that says how to install it, never a skip: CI installs everything (.ci/install.sh).
 
-#![allow(dead_code)]
+#![allow(dead_code, unreachable_pub)]
 
 use std::ffi::OsStr;
 use std::io::{BufRead, BufReader, Read};

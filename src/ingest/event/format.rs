@@ -8,13 +8,13 @@ use crate::classify::ErrorClass;
 use crate::telemetry::labels::label_enum;
 
 /// Longest service or model name, in characters.
-pub const MAX_NAME_LEN: usize = 64;
+pub(super) const MAX_NAME_LEN: usize = 64;
 /// Highest `attempts` a finished call may report.
-pub const MAX_ATTEMPTS: u64 = 100;
+pub(super) const MAX_ATTEMPTS: u64 = 100;
 /// Highest pre-aggregated `count` of one event.
-pub const MAX_COUNT: u64 = 1_000_000;
+pub(super) const MAX_COUNT: u64 = 1_000_000;
 /// The label value that overflowing services and models are counted under; apps cannot use it.
-pub const OVERFLOW_VALUE: &str = "other";
+pub(crate) const OVERFLOW_VALUE: &str = "other";
 
 /// The fields an event may have, in the order the error messages list them.
 pub(super) const FIELDS: &str = "service, outcome, class, status, attempts, model, count";

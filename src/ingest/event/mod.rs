@@ -18,8 +18,9 @@ mod json;
 mod raw;
 mod rules;
 
-pub use format::{Event, Events, Invalid, MAX_ATTEMPTS, MAX_COUNT, MAX_NAME_LEN, OVERFLOW_VALUE, Outcome, Rejected};
-pub use rules::check_name;
+pub(crate) use format::OVERFLOW_VALUE;
+pub use format::{Event, Events, Invalid, Outcome, Rejected};
+pub(crate) use rules::check_name;
 
 use serde::de::DeserializeSeed;
 

@@ -100,7 +100,7 @@ fn required_name<'de>(value: Option<Value<'de>>, field: &str) -> Result<Cow<'de,
 /// The rule for a service or model name, shared by events and the config's `services` list:
 /// 1–64 characters of `A-Za-z0-9_.:-`, and not the overflow value. `field` names what it is
 /// ("service", "model") in the message.
-pub fn check_name(s: &str, field: &str) -> Result<(), String> {
+pub(crate) fn check_name(s: &str, field: &str) -> Result<(), String> {
     if s.is_empty() || s.len() > MAX_NAME_LEN || !s.bytes().all(is_name_byte) {
         return Err(format!("must be 1–{MAX_NAME_LEN} characters of A-Za-z0-9_.:-; got {:?}", truncate(s, 80)));
     }

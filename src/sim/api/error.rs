@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 const BAD_GATEWAY_HTML: &str = "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>cloudflare</center>\r\n</body>\r\n</html>\r\n";
 
 /// The API's error answer; `error_code` goes in `error.details.error_code` when there is one.
-pub fn error_response(
+pub(super) fn error_response(
     status: StatusCode,
     kind: &str,
     message: &str,

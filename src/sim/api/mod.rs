@@ -31,7 +31,7 @@ use serde_json::json;
 
 use self::choose::choose;
 use self::error::{ApiFailure, edge_page, error_response, json_response, with_request_id};
-use self::reply::{Reply, WRONG_TEXT, add_rate_limit_headers, json_reply, reply_within, stream_reply};
+use self::reply::{MessageReply, WRONG_TEXT, add_rate_limit_headers, json_reply, reply_within, stream_reply};
 use self::request::{check_headers, parse_body, read_body, wants_stream};
 use super::fault::{Answer, ErrorAnswer, Fault, OVERLOADED, Step};
 use super::server::{ConnControl, Kill};
@@ -228,8 +228,14 @@ fn serve_checked(shared: &Shared, headers: &HeaderMap, bytes: &[u8], fault: Faul
     let (text, output_tokens, stop_reason) = reply_within(&text, req.max_tokens);
     let rate_limits = shared.rate_limit(req.input_tokens, output_tokens);
     let id = new_id(shared, "msg_01");
-    let reply =
-        Reply { id: &id, model: &req.model, input_tokens: req.input_tokens, text: &text, output_tokens, stop_reason };
+    let reply = MessageReply {
+        id: &id,
+        model: &req.model,
+        input_tokens: req.input_tokens,
+        text: &text,
+        output_tokens,
+        stop_reason,
+    };
     let mut response = if req.stream { stream_reply(&reply, fault) } else { json_reply(&reply, fault) };
     add_rate_limit_headers(response.headers_mut(), &rate_limits);
     served(with_request_id(response, request_id))

@@ -19,7 +19,7 @@ use crate::sim::state::RateLimitSnapshot;
 pub(super) const WRONG_TEXT: &str = "I cannot help with that request.";
 
 /// One normal reply, before a fault breaks it.
-pub(super) struct Reply<'a> {
+pub(super) struct MessageReply<'a> {
     /// The message id (`msg_01…`).
     pub(super) id: &'a str,
     pub(super) model: &'a str,
@@ -31,7 +31,7 @@ pub(super) struct Reply<'a> {
 }
 
 /// The JSON reply, whole, cut off mid-body (`close_mid_body`) or cut in half (`invalid_json`).
-pub(super) fn json_reply(reply: &Reply<'_>, fault: Fault) -> Response {
+pub(super) fn json_reply(reply: &MessageReply<'_>, fault: Fault) -> Response {
     let full = Bytes::from(message_json(reply).to_string());
     let body = match fault {
         Fault::CloseMidBody => return truncated_json_response(full),
@@ -46,7 +46,7 @@ pub(super) fn json_reply(reply: &Reply<'_>, fault: Fault) -> Response {
 /// The SSE reply: the whole event sequence, an `error` event after the first events
 /// (`stream_error`), a `data:` line that is not JSON (`invalid_json`), or the first events and
 /// then the connection broken off (`close_mid_body`).
-pub(super) fn stream_reply(reply: &Reply<'_>, fault: Fault) -> Response {
+pub(super) fn stream_reply(reply: &MessageReply<'_>, fault: Fault) -> Response {
     let mut events = match fault {
         Fault::StreamError => {
             let mut events = stream_events(reply);
@@ -128,7 +128,7 @@ fn usage(input_tokens: u64, output_tokens: u64) -> Value {
     })
 }
 
-fn message_json(reply: &Reply<'_>) -> Value {
+fn message_json(reply: &MessageReply<'_>) -> Value {
     json!({
         "id": reply.id,
         "type": "message",
@@ -146,8 +146,8 @@ fn sse(event: &str, data: &Value) -> Bytes {
 }
 
 /// The SSE events of a normal streamed reply, in the API's order.
-fn stream_events(reply: &Reply<'_>) -> Vec<Bytes> {
-    let mut start = message_json(&Reply { text: "", output_tokens: 1, stop_reason: "", ..*reply });
+fn stream_events(reply: &MessageReply<'_>) -> Vec<Bytes> {
+    let mut start = message_json(&MessageReply { text: "", output_tokens: 1, stop_reason: "", ..*reply });
     start["content"] = json!([]);
     start["stop_reason"] = Value::Null;
     let mut events = vec![
@@ -272,7 +272,8 @@ mod tests {
     #[test]
     fn stream_events_come_in_the_api_order() {
         let text = "Hello there, this is a longer reply";
-        let reply = Reply { id: "msg_1", model: "m", input_tokens: 9, text, output_tokens: 9, stop_reason: "end_turn" };
+        let reply =
+            MessageReply { id: "msg_1", model: "m", input_tokens: 9, text, output_tokens: 9, stop_reason: "end_turn" };
         let events = stream_events(&reply);
         let names: Vec<String> = events
             .iter()

@@ -31,6 +31,17 @@ pub struct StatusPage {
     inner: Arc<Mutex<Page>>,
 }
 
+/// The page's incidents and components are its state, read through the control routes.
+impl std::fmt::Debug for StatusPage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let page = self.lock();
+        f.debug_struct("StatusPage")
+            .field("incidents", &page.incidents.len())
+            .field("components", &page.components.len())
+            .finish_non_exhaustive()
+    }
+}
+
 /// An incident's or maintenance's state, as the control routes name it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SimState {
@@ -212,11 +223,11 @@ pub(super) enum FaultTarget {
 }
 
 impl FaultTarget {
-    pub(super) fn covers(self, resource: Document) -> bool {
+    pub(super) fn covers(self, resource: PageDocument) -> bool {
         match self {
             FaultTarget::All => true,
-            FaultTarget::Feed => matches!(resource, Document::Atom | Document::Rss),
-            FaultTarget::Summary => resource == Document::Summary,
+            FaultTarget::Feed => matches!(resource, PageDocument::Atom | PageDocument::Rss),
+            FaultTarget::Summary => resource == PageDocument::Summary,
         }
     }
 }
@@ -232,7 +243,7 @@ pub(super) struct PageFault {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum Document {
+pub(super) enum PageDocument {
     Atom,
     Rss,
     Summary,
@@ -326,7 +337,7 @@ impl StatusPage {
     }
 
     pub(super) fn lock(&self) -> MutexGuard<'_, Page> {
-        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+        self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Opens an incident (or a maintenance) and returns its code.

@@ -10,20 +10,20 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 
-use super::model::{ControlError, Document, FaultKind, PageFault, StatusPage};
+use super::model::{ControlError, FaultKind, PageDocument, PageFault, StatusPage};
 use super::render::{render_atom, render_rss, render_summary};
 use crate::sim::body;
 
 pub(super) async fn atom(State(page): State<StatusPage>, headers: HeaderMap) -> Response {
-    serve(page, Document::Atom, headers).await
+    serve(page, PageDocument::Atom, headers).await
 }
 
 pub(super) async fn rss(State(page): State<StatusPage>, headers: HeaderMap) -> Response {
-    serve(page, Document::Rss, headers).await
+    serve(page, PageDocument::Rss, headers).await
 }
 
 pub(super) async fn summary(State(page): State<StatusPage>, headers: HeaderMap) -> Response {
-    serve(page, Document::Summary, headers).await
+    serve(page, PageDocument::Summary, headers).await
 }
 
 pub(super) async fn redirect(Path(path): Path<String>) -> Response {
@@ -43,7 +43,7 @@ struct Prepared {
     fault: Option<PageFault>,
 }
 
-async fn serve(page: StatusPage, resource: Document, headers: HeaderMap) -> Response {
+async fn serve(page: StatusPage, resource: PageDocument, headers: HeaderMap) -> Response {
     let prepared = prepare(&page, resource, &headers);
     let Some(fault) = prepared.fault.clone() else { return answer(&page, prepared, &headers) };
     match fault.kind {
@@ -59,7 +59,7 @@ async fn serve(page: StatusPage, resource: Document, headers: HeaderMap) -> Resp
             ([(header::CONTENT_TYPE, prepared.content_type)], prepared.body.slice(..cut)).into_response()
         }
         FaultKind::Invalid => {
-            let body: &'static str = if resource == Document::Summary {
+            let body: &'static str = if resource == PageDocument::Summary {
                 "<html><body><h1>Service Unavailable</h1></body></html>"
             } else {
                 "<?xml version=\"1.0\" encoding=\"UTF-8\"?><feed xmlns=\"http://www.w3.org/2005/Atom\"><entry><title>broken</entry></feed>"
@@ -111,9 +111,9 @@ async fn serve(page: StatusPage, resource: Document, headers: HeaderMap) -> Resp
         }
         FaultKind::RedirectLoop => {
             let path = match resource {
-                Document::Atom => "/history.atom",
-                Document::Rss => "/history.rss",
-                Document::Summary => "/api/v2/summary.json",
+                PageDocument::Atom => "/history.atom",
+                PageDocument::Rss => "/history.rss",
+                PageDocument::Summary => "/api/v2/summary.json",
             };
             (StatusCode::FOUND, [(header::LOCATION, path)]).into_response()
         }
@@ -121,13 +121,13 @@ async fn serve(page: StatusPage, resource: Document, headers: HeaderMap) -> Resp
 }
 
 /// Renders the resource and takes the fault (if any) under one lock.
-fn prepare(page: &StatusPage, resource: Document, headers: &HeaderMap) -> Prepared {
+fn prepare(page: &StatusPage, resource: PageDocument, headers: &HeaderMap) -> Prepared {
     let mut p = page.lock();
     let text = |name: header::HeaderName| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
     let r = &mut p.requests;
     match resource {
-        Document::Atom | Document::Rss => r.feed += 1,
-        Document::Summary => r.summary += 1,
+        PageDocument::Atom | PageDocument::Rss => r.feed += 1,
+        PageDocument::Summary => r.summary += 1,
     }
     r.last_user_agent = text(header::USER_AGENT);
     r.last_if_none_match = text(header::IF_NONE_MATCH);
@@ -153,21 +153,21 @@ fn prepare(page: &StatusPage, resource: Document, headers: &HeaderMap) -> Prepar
     let host = text(header::HOST).unwrap_or_else(|| "127.0.0.1".to_owned());
     let base = format!("http://{host}");
     let (content_type, body) = match resource {
-        Document::Atom | Document::Rss if p.raw_feed.is_some() => {
+        PageDocument::Atom | PageDocument::Rss if p.raw_feed.is_some() => {
             let (ct, body) = p.raw_feed.clone().unwrap_or_default();
             (ct.unwrap_or(HeaderValue::from_static("application/xml")), body)
         }
-        Document::Summary if p.raw_summary.is_some() => {
+        PageDocument::Summary if p.raw_summary.is_some() => {
             let (ct, body) = p.raw_summary.clone().unwrap_or_default();
             (ct.unwrap_or(HeaderValue::from_static("application/json")), body)
         }
-        Document::Atom => {
+        PageDocument::Atom => {
             (HeaderValue::from_static("application/atom+xml; charset=utf-8"), Bytes::from(render_atom(&p, &base)))
         }
-        Document::Rss => {
+        PageDocument::Rss => {
             (HeaderValue::from_static("application/rss+xml; charset=utf-8"), Bytes::from(render_rss(&p, &base)))
         }
-        Document::Summary => {
+        PageDocument::Summary => {
             (HeaderValue::from_static("application/json; charset=utf-8"), Bytes::from(render_summary(&p, &base)))
         }
     };

@@ -13,7 +13,7 @@ use super::stamp::parse_stamp;
 use crate::text::truncate;
 
 /// How many updates of one entry are kept.
-pub const MAX_UPDATES: usize = 200;
+pub(super) const MAX_UPDATES_PER_ENTRY: usize = 200;
 
 /// Longest update text kept, in characters.
 pub(super) const MAX_TEXT_CHARS: usize = 2000;
@@ -156,10 +156,10 @@ impl Walk {
         }
     }
 
-    /// The update being collected, if any, joins the list (up to [`MAX_UPDATES`]).
+    /// The update being collected, if any, joins the list (up to [`MAX_UPDATES_PER_ENTRY`]).
     fn finish_draft(&mut self) {
         if let Some(d) = self.draft.take()
-            && self.read.updates.len() < MAX_UPDATES
+            && self.read.updates.len() < MAX_UPDATES_PER_ENTRY
         {
             self.read.updates.push(finish_update(d, self.reference));
         }
@@ -188,12 +188,12 @@ fn clean_text(raw: &str) -> String {
     let mut lines: Vec<String> = Vec::new();
     for line in raw.split('\n') {
         let line = collapse_whitespace(line);
-        if line.is_empty() && lines.last().is_none_or(|l| l.is_empty()) {
+        if line.is_empty() && lines.last().is_none_or(std::string::String::is_empty) {
             continue;
         }
         lines.push(line);
     }
-    while lines.last().is_some_and(|l| l.is_empty()) {
+    while lines.last().is_some_and(std::string::String::is_empty) {
         lines.pop();
     }
     let mut text = lines.join("\n");

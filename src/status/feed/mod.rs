@@ -21,7 +21,9 @@ mod html;
 mod model;
 mod stamp;
 
-pub use html::{MAX_UPDATES, read_updates};
+#[cfg(test)]
+use html::MAX_UPDATES_PER_ENTRY;
+pub use html::read_updates;
 pub use model::{EntryHtml, EntryKind, Feed, Incident, IncidentState, Lifecycle, Update};
 pub use stamp::parse_stamp;
 
@@ -31,7 +33,7 @@ use self::html::collapse_whitespace;
 
 /// How many entries one feed may hold before the rest are ignored. Statuspage serves 25; the
 /// body-size cap bounds the input anyway, this bounds the work and the label sets.
-pub const MAX_ENTRIES: usize = 500;
+pub(crate) const MAX_ENTRIES: usize = 500;
 
 /// Why a body is not a usable feed: feed-rs's reason (not XML, truncated, not a feed).
 #[derive(Debug, thiserror::Error)]

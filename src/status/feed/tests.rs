@@ -440,7 +440,7 @@ fn garbage_never_panics() {
             soup.push_str(sprinkles[rng.usize(..sprinkles.len())]);
         }
         let body = read_updates(&soup, Some(at("2024-03-01T00:00:00Z")));
-        assert!(body.updates.len() <= MAX_UPDATES);
+        assert!(body.updates.len() <= MAX_UPDATES_PER_ENTRY);
         for u in &body.updates {
             assert!(u.text.chars().count() <= MAX_TEXT_CHARS);
         }
@@ -460,8 +460,8 @@ fn garbage_never_panics() {
 #[test]
 fn entry_and_update_counts_are_capped() {
     let update = "<p><small>Mar 1, 10:00 UTC</small><br><strong>Update</strong> - x</p>";
-    let feed = entry_html(&update.repeat(MAX_UPDATES + 50));
-    assert_eq!(feed.incidents[0].updates.len(), MAX_UPDATES);
+    let feed = entry_html(&update.repeat(MAX_UPDATES_PER_ENTRY + 50));
+    assert_eq!(feed.incidents[0].updates.len(), MAX_UPDATES_PER_ENTRY);
     let long = format!("<p><small>Mar 1, 10:00 UTC</small><br><strong>Update</strong> - {}</p>", "word ".repeat(5000));
     let text = &entry_html(&long).incidents[0].updates[0].text;
     assert_eq!(text.chars().count(), MAX_TEXT_CHARS);
