@@ -12,7 +12,7 @@
 //! | `auth` | 401, 403 | never retry; check the key |
 //! | `unexpected` | 2xx whose body fails the check | counted, not retried |
 //!
-//! [`classify`] is the one function that turns what a caller observed of a call (a complete
+//! `classify` is the one function that turns what a caller observed of a call (a complete
 //! response, an error event inside a stream, a transport error, its own deadline) into an
 //! [`ErrorClass`], plus a [`ConnectionReason`] for connection failures. Transport errors are
 //! read by walking their `source()` chain down to the typed errors underneath (`io::ErrorKind`,

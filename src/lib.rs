@@ -12,8 +12,8 @@
 //! - [`telemetry`]: the one registry, build info, label-value enums, logging, `/metrics`
 //!   rendering.
 //! - [`http`]: the `[server]` section, the router, the accept loop, the JSON error type.
-//! - [`readiness`], [`shutdown`]: start-up and stop signalling across layers.
-//! - [`error`], [`tls`], [`text`]: the start-up error and the one source-chain walker, the TLS
+//! - `readiness`, `shutdown`: start-up and stop signalling across layers.
+//! - `error`, `tls`, `text`: the start-up error and the one source-chain walker, the TLS
 //!   provider, bounding untrusted text.
 //! - [`sim`]: the simulator of the API and of a status page, used by `claudewatch simulate`
 //!   and by the tests; it depends on no layer.

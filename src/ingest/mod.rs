@@ -1,12 +1,12 @@
 //! Layer 3: `POST /v1/events`, where applications report their retried, exhausted and finished
 //! calls to the Claude API.
 //!
-//! - [`config`]: the `[ingest]` table.
-//! - [`event`]: the event format and its validation (pure, unit-tested without sockets).
-//! - [`handler`]: the route: the order of checks, all-or-nothing counting.
-//! - [`metrics`]: the families, the cardinality guard and the attempts histogram.
-//! - [`idempotency`]: the bounded set of recently seen `Idempotency-Key`s, per client.
-//! - [`auth`]: bearer tokens, compared in constant time.
+//! - `config`: the `[ingest]` table.
+//! - `event`: the event format and its validation (pure, unit-tested without sockets).
+//! - `handler`: the route: the order of checks, all-or-nothing counting.
+//! - `metrics`: the families, the cardinality guard and the attempts histogram.
+//! - `idempotency`: the bounded set of recently seen `Idempotency-Key`s, per client.
+//! - `auth`: bearer tokens, compared in constant time.
 //! - `internal_events`: accepted events and rejected requests, each logged and counted together
 //!   (rejections logged at most once per reason every 10 s).
 

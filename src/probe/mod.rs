@@ -1,14 +1,14 @@
 //! Layer 2: synthetic probes of the Messages API, and control targets that tell a local network
 //! fault from an API fault.
 //!
-//! - [`config`]: the `[[probe]]` and `[[control]]` tables and their rules.
-//! - [`prober`]: one request, no retries, timed and classified.
-//! - [`reply`], [`headers`]: reading replies, SSE streams and headers (pure, socket-free).
-//! - [`outcome`]: the result value that metrics, the log line and `GET /probe` share.
-//! - [`metrics`]: the metric families.
+//! - `config`: the `[[probe]]` and `[[control]]` tables and their rules.
+//! - `prober`: one request, no retries, timed and classified.
+//! - `reply`, `headers`: reading replies, SSE streams and headers (pure, socket-free).
+//! - `outcome`: the result value that metrics, the log line and `GET /probe` share.
+//! - `metrics`: the metric families.
 //! - `internal_events`: each occurrence (a result, a probe without its key) logged and counted
 //!   together.
-//! - [`runner`]: the fixed-rate schedule, one request in flight per target, on-demand runs, all
+//! - `runner`: the fixed-rate schedule, one request in flight per target, on-demand runs, all
 //!   in the target's `probe{probe}` or `control{control}` span.
 //!
 //! A probe whose key variable is unset is registered (its counters exist, at zero, with

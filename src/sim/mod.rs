@@ -44,6 +44,15 @@
 //!   document; restarts the timeline), `GET /_sim/health`.
 //! - The simulated status page (see [`statuspage`]) is served alongside;
 //!   [`SimHandle::status_page`] drives it from code.
+//!
+//! # Files
+//!
+//! `api/` (the Messages API: choosing a step, checking a request, errors, replies, models),
+//! `statuspage/`, `fault.rs` (what a request can get, and how each fault is answered),
+//! `scenario.rs` (the timeline, loaded with located diagnostics like the daemon's config),
+//! `state.rs` (the shared state: script, stats, log, rate-limit window), `control.rs` (the
+//! `/_sim/` routes), `server.rs` (the accept loop that can reset a connection), `body.rs`. The
+//! simulator depends on no layer of the daemon.
 
 mod api;
 mod body;

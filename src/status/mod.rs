@@ -2,15 +2,15 @@
 //! optionally, the Statuspage JSON summary, and turns incidents, maintenances and component
 //! states into metrics.
 //!
-//! - [`config`]: the `[[status_page]]` table.
-//! - [`fetch`]: one conditional, bounded GET; the poll outcomes.
-//! - [`feed`]: the feed and its update HTML read into incidents (pure; tested on real feeds).
-//! - [`summary`]: the JSON summary read into components, indicator and open incidents (pure).
-//! - [`tracker`]: what changed since the last poll; moves the metrics and emits each change.
-//! - [`metrics`]: the families and the per-page intent methods.
+//! - `config`: the `[[status_page]]` table.
+//! - `fetch`: one conditional, bounded GET; the poll outcomes.
+//! - `feed`: the feed and its update HTML read into incidents (pure; tested on real feeds).
+//! - `summary`: the JSON summary read into components, indicator and open incidents (pure).
+//! - `tracker`: what changed since the last poll; moves the metrics and emits each change.
+//! - `metrics`: the families and the per-page intent methods.
 //! - `internal_events`: each occurrence (a poll ended, an incident changed) logged and counted
 //!   together.
-//! - [`poller`]: the fixed-rate loops with backoff, each in its page's `status_page{page}` span.
+//! - `poller`: the fixed-rate loops with backoff, each in its page's `status_page{page}` span.
 
 mod config;
 pub(crate) mod feed;

@@ -4,7 +4,7 @@
 //! Every loop runs in a span that carries its name (`status_page{page}`, `probe{probe}`,
 //! `control{control}`), so no log call repeats it. The text format prints the span before the
 //! message, as tracing-subscriber always does; the JSON format writes the spans' fields as
-//! top-level fields of the line ([`FlatJson`]), so a line from a page's loop carries `page`
+//! top-level fields of the line (`FlatJson`), so a line from a page's loop carries `page`
 //! beside its own fields, as the README promises and log queries expect.
 
 use std::fmt;

@@ -1,6 +1,6 @@
 //! The one metrics registry and the daemon's own telemetry: build info, logging, rendering
 //! `/metrics` in the format the scraper asked for, and the rule the layers' events follow
-//! ([`event::InternalEvent`]).
+//! (`event::InternalEvent`).
 
 pub(crate) mod event;
 pub(crate) mod labels;

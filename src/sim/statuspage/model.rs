@@ -23,7 +23,7 @@ pub const MAX_UPDATES: usize = 100;
 pub const MAX_COMPONENTS: usize = 500;
 
 /// A simulated page. Clones share it: drive one from code (a running simulator's is
-/// [`SimHandle::status_page`](super::SimHandle::status_page)) while the router serves it. The
+/// [`SimHandle::status_page`](crate::sim::SimHandle::status_page)) while the router serves it. The
 /// control routes' limits ([`MAX_INCIDENTS`], [`MAX_UPDATES`], [`MAX_COMPONENTS`]) bound what
 /// the network can add; calls from code are trusted and not limited.
 #[derive(Clone, Default)]

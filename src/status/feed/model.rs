@@ -153,7 +153,7 @@ impl Feed {
 /// What the HTML of one entry says.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct EntryHtml {
-    /// Newest first, as written; at most [`MAX_UPDATES_PER_ENTRY`](super::MAX_UPDATES_PER_ENTRY).
+    /// Newest first, as written; at most `MAX_UPDATES_PER_ENTRY`.
     pub updates: Vec<Update>,
     /// The `THIS IS A SCHEDULED EVENT` header opens the entry.
     pub scheduled_header: bool,
