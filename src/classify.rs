@@ -183,8 +183,7 @@ pub(crate) fn classify(observation: Observation<'_>) -> Classification {
 /// early), so every link is looked at.
 fn classify_transport(error: &(dyn StdError + 'static)) -> Classification {
     let mut closed_early = false;
-    let mut current = Some(error);
-    while let Some(e) = current {
+    for e in crate::error::chain(error) {
         if let Some(r) = e.downcast_ref::<reqwest::Error>() {
             if r.is_timeout() {
                 return Classification::of(ErrorClass::Timeout);
@@ -204,18 +203,11 @@ fn classify_transport(error: &(dyn StdError + 'static)) -> Classification {
             // precise (a reset reads as an incomplete message on some paths).
             closed_early |= h.is_incomplete_message() || h.is_canceled() || h.is_closed();
         }
-        if let Some(io) = e.downcast_ref::<io::Error>() {
-            if let Some(classification) = classify_io(io) {
-                return classification;
-            }
-            // `io::Error::source()` skips the error it wraps and returns that error's source,
-            // so step into the wrapped error itself (where tokio-rustls puts `rustls::Error`).
-            if let Some(inner) = io.get_ref() {
-                current = Some(inner as &(dyn StdError + 'static));
-                continue;
-            }
+        // The walk also steps into the error an io::Error wraps (where tokio-rustls puts
+        // `rustls::Error`), which `io::Error::source()` would skip.
+        if let Some(classification) = e.downcast_ref::<io::Error>().and_then(classify_io) {
+            return classification;
         }
-        current = e.source();
     }
     Classification::connection(if closed_early { ConnectionReason::Closed } else { ConnectionReason::Other })
 }

@@ -18,6 +18,7 @@ mod duration;
 mod env;
 mod load;
 mod section;
+mod text_serde;
 mod url;
 
 pub use diagnostic::{Diagnostic, Diagnostics, Severity};
@@ -25,4 +26,5 @@ pub use duration::Duration;
 pub use env::Env;
 pub use load::{SectionReader, Sections, parse_sections, parse_whole};
 pub use section::{Findings, MAX_LABEL_NAME_LEN, Section, Segment};
+pub(crate) use text_serde::serde_as_text;
 pub use url::HttpUrl;

@@ -8,8 +8,8 @@
 use std::fmt;
 use std::str::FromStr;
 
+use super::text_serde::serde_as_text;
 use reqwest::Url;
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// An absolute http(s) URL with a host and without credentials. It keeps the text it was
 /// written as and (de)serializes as that text, so config files and `check-config` output read
@@ -72,18 +72,7 @@ impl fmt::Display for HttpUrl {
     }
 }
 
-impl<'de> Deserialize<'de> for HttpUrl {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let raw = String::deserialize(deserializer)?;
-        raw.parse().map_err(serde::de::Error::custom)
-    }
-}
-
-impl Serialize for HttpUrl {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&self.raw)
-    }
-}
+serde_as_text!(HttpUrl);
 
 /// `raw` quoted for a message, unless it may hold credentials.
 fn shown(raw: &str) -> String {

@@ -188,18 +188,7 @@ impl FromStr for Fault {
     }
 }
 
-impl Serialize for Fault {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
-    }
-}
-
-impl<'de> Deserialize<'de> for Fault {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let raw = String::deserialize(deserializer)?;
-        raw.parse().map_err(serde::de::Error::custom)
-    }
-}
+config::serde_as_text!(Fault);
 
 /// How a fault is answered, before any byte of a reply ([`Fault::answer`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
