@@ -50,5 +50,8 @@ pub(crate) mod text;
 pub mod tls;
 
 pub use app::{Config, run};
+
+#[cfg(test)]
+mod architecture_tests;
 pub use error::StartError;
 pub use tls::install_crypto_provider;

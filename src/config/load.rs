@@ -142,8 +142,13 @@ impl<'a> Loader<'a> {
         match T::deserialize(ValueDeserializer::from(value.clone())) {
             Ok(v) => Some(v),
             Err(e) => {
+                // A bad value of a field (a URL, a duration) is named like the findings are.
+                let message = match e.span().and_then(|span| key_of(value, &span)) {
+                    Some(key) => format!("`{key}`: {}", toml_message(&e)),
+                    None => toml_message(&e),
+                };
                 let span = e.span().or_else(|| Some(value.span()));
-                self.push(Severity::Error, span, toml_message(&e));
+                self.push(Severity::Error, span, message);
                 None
             }
         }
@@ -193,6 +198,12 @@ fn span_at(value: &Spanned<DeValue<'_>>, path: &[Segment]) -> Option<Range<usize
         found = Some(next.span());
     }
     found
+}
+
+/// The key of the table `value` whose value is exactly at `span`.
+fn key_of<'v>(value: &'v Spanned<DeValue<'_>>, span: &Range<usize>) -> Option<&'v str> {
+    let DeValue::Table(table) = value.get_ref() else { return None };
+    table.iter().find(|(_, v)| v.span() == *span).map(|(k, _)| k.get_ref().as_ref())
 }
 
 /// toml's messages are multi-line with a source excerpt when it has the input; we print our own
@@ -259,6 +270,8 @@ mod tests {
 
         let errors = parse_whole::<Doc>("d.toml", "name = \"x\"\n[[item]]\nsize = \"big\"\n").unwrap_err();
         assert_eq!((errors[0].line, errors[0].column), (3, 8), "{errors:?}");
+        let errors = parse_whole::<Doc>("d.toml", "name = 7\nitem = []\n").unwrap_err();
+        assert!(errors[0].message.starts_with("`name`: invalid type"), "a bad value is named: {errors:?}");
         let errors = parse_whole::<Doc>("d.toml", "name = \n").unwrap_err();
         assert_eq!(errors[0].line, 1, "{errors:?}");
         assert!(parse_whole::<Doc>("d.toml", "name = \"x\"\nitem = []\n").is_ok());
