@@ -250,7 +250,7 @@ async fn compose_demo_driver_drives_the_status_page_and_reports() {
         std::process::Command::new(tools::python())
             .arg(repo_file("deploy/compose/demo-driver.py"))
             .args(["--api-url", &sim, "--daemon-url", &daemon.url(""), "--speed", "60", "--threads", "2"])
-            .env("PYTHONPATH", repo_file("examples/python"))
+            .env("PYTHONPATH", repo_file("clients/python/src"))
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::piped()),
     );

@@ -5,8 +5,9 @@
 //! The daemon (the release binary under .ci/run) probes them every 2 s, probes once more with a
 //! key variable that is unset, checks a control target nobody listens on, polls the wave
 //! simulator's status page (where the test opens an incident) and a status page nobody serves.
-//! Four processes of the Python retry wrapper (examples/python) hammer the wave simulator as
-//! service "checkout" and report to the daemon. Debian's Prometheus scrapes the daemon (and a
+//! Four processes of the Python retry wrapper (clients/python, through
+//! examples/python/run_scenario.py) hammer the wave simulator as service "checkout" and report
+//! to the daemon. Debian's Prometheus scrapes the daemon (and a
 //! closed port, as a second claudewatch) every second with the rules of
 //! deploy/prometheus/rules, time-compressed.
 //!
@@ -307,7 +308,7 @@ async fn prometheus_scrapes_the_daemon_and_every_rule_panel_and_alert_works() {
                     .arg(tools::repo_file("examples/python/run_scenario.py"))
                     .args(["--api-url", &wave, "--daemon-url", &daemon_url, "--service", "checkout", "--fast"])
                     .args(["--calls", "100000", "--duration", "40", "--timeout", "2"])
-                    .env("PYTHONPATH", tools::repo_file("examples/python"))
+                    .env("PYTHONPATH", tools::repo_file("clients/python/src"))
                     .env("NO_PROXY", "127.0.0.1")
                     .stdin(Stdio::null())
                     .stdout(Stdio::piped())

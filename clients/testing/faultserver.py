@@ -26,7 +26,7 @@ close_mid_stream      the same, then a clean close (FIN) with the body unfinishe
 reset_mid_body        the same as ``reset_mid_stream`` (the name for non-streaming requests)
 close_mid_body        the same as ``close_mid_stream``
 stall                 a 200 whose body stops as above, then silence for ``seconds`` (30), then a
-                      reset
+                      reset; with ``"before_headers": true``, silence right after the request
 stream_error          200, ``events`` SSE events (3), then ``event: error`` with ``type``
                       (overloaded_error) and optional ``error_code``, then the stream ends
                       properly; on a non-streaming request, a normal answer
@@ -251,6 +251,10 @@ async def serve_messages(step: dict[str, Any], stream: bool, seq: int, writer: a
     fault = step["fault"]
     request_id = f"req_fault{seq:04d}"
     if fault == "reset":
+        reset(writer)
+        return False
+    if fault == "stall" and step.get("before_headers"):
+        await asyncio.sleep(float(step.get("seconds", 30)))
         reset(writer)
         return False
     if fault == "status":

@@ -6,10 +6,10 @@
 
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { setImmediate as ioTurn } from 'node:timers/promises';
 
 import Anthropic from '@anthropic-ai/sdk';
 import type { RetryingClient } from 'claudewatch-retry';
+import { Agent } from 'undici';
 
 export const PARAMS = {
   model: 'claude-fault-1',
@@ -66,9 +66,15 @@ export class FaultServer {
   }
 }
 
-/** An SDK client without its own retries, so each call is one request. */
-export function sdkClient(server: FaultServer, timeout = 10_000): Anthropic {
-  return new Anthropic({ baseURL: server.url, apiKey: 'sk-ant-fault', maxRetries: 0, timeout });
+/**
+ * An SDK client without its own retries, so each call is one request. `oneConnection`: its
+ * requests share one keep-alive socket (an undici `Agent` of the version Node 20's fetch
+ * bundles, as the SDK's `fetchOptions.dispatcher`), so that the second request reuses the first's
+ * connection; Node's shared pool does not promise which idle socket a request takes.
+ */
+export function sdkClient(server: FaultServer, timeout = 10_000, oneConnection = false): Anthropic {
+  const fetchOptions = oneConnection ? { fetchOptions: { dispatcher: new Agent({ connections: 1 }) } } : {};
+  return new Anthropic({ baseURL: server.url, apiKey: 'sk-ant-fault', maxRetries: 0, timeout, ...fetchOptions });
 }
 
 export interface Outcome {
@@ -88,12 +94,7 @@ export async function drive(client: Anthropic | RetryingClient, mode: Mode, warm
       : stream
         ? (client as Anthropic).messages.create({ ...PARAMS, stream: true })
         : (client as Anthropic).messages.create(PARAMS);
-  if (warm) {
-    await create(false);
-    // Node's fetch (undici) puts the socket back in its pool once the I/O callback that ended the
-    // body has run: let it, so that the next request reuses the connection.
-    await ioTurn();
-  }
+  if (warm) await create(false);
   const out: Outcome = { events: 0 };
   try {
     if (mode === 'json') {
