@@ -17,7 +17,16 @@ const SUITE_TIMEOUT: Duration = Duration::from_secs(300);
 /// Runs a suite with loopback-only networking and the daemon's version; panics with its output
 /// unless it passes.
 fn run_suite(name: &str, cmd: &mut Command) {
-    for var in ["HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy", "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL"] {
+    for var in [
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "ALL_PROXY",
+        "http_proxy",
+        "https_proxy",
+        "all_proxy",
+        "ANTHROPIC_API_KEY",
+        "ANTHROPIC_BASE_URL",
+    ] {
         cmd.env_remove(var);
     }
     cmd.env("NO_PROXY", "127.0.0.1,localhost")
@@ -62,6 +71,9 @@ fn typescript_package_suite() {
     let app: &Path = &staged.join("node");
     run_suite(
         "TypeScript",
-        Command::new("node").args(["--test", "--test-reporter=spec", "dist/"]).current_dir(app).env("PYTHON", tools::python()),
+        Command::new("node")
+            .args(["--test", "--test-reporter=spec", "dist/"])
+            .current_dir(app)
+            .env("PYTHON", tools::python()),
     );
 }

@@ -76,7 +76,10 @@ MESSAGE = {
 STREAM_EVENTS: list[tuple[str, dict[str, Any]]] = [
     (
         "message_start",
-        {"type": "message_start", "message": {**MESSAGE, "content": [], "stop_reason": None, "usage": {"input_tokens": 5, "output_tokens": 1}}},
+        {
+            "type": "message_start",
+            "message": {**MESSAGE, "content": [], "stop_reason": None, "usage": {"input_tokens": 5, "output_tokens": 1}},
+        },
     ),
     ("content_block_start", {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}),
     ("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "O"}}),
@@ -191,7 +194,9 @@ async def read_request(reader: asyncio.StreamReader) -> tuple[str, str, dict[str
     return method, path, headers, body
 
 
-async def answer_json(writer: asyncio.StreamWriter, status: int, body: Any, *, close: bool = False, extra: dict[str, str] | None = None) -> None:
+async def answer_json(
+    writer: asyncio.StreamWriter, status: int, body: Any, *, close: bool = False, extra: dict[str, str] | None = None
+) -> None:
     data = json.dumps(body).encode()
     headers = {"content-type": "application/json", "content-length": str(len(data))}
     headers["connection"] = "close" if close else "keep-alive"

@@ -5,6 +5,8 @@
     claudewatch simulate --scenario econnreset-wave &     # the API, on 127.0.0.1:8089
     claudewatch &                                         # the daemon, on :9464
     python examples/python/stream_async.py --api-url http://127.0.0.1:8089
+
+It prints the reply as it streams; the retries the wave causes are on the daemon's /metrics.
 """
 
 from __future__ import annotations

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from conftest import WHOLE, FaultServer, chain_of, drive, sdk_client
 
 from claudewatch_retry import AsyncRetryingClient, Reporter, RetryingClient, RetryPolicy
+from conftest import WHOLE, FaultServer, chain_of, drive, sdk_client
 
 CONNECTION_ERROR = ["anthropic.APIConnectionError", "httpx2.ReadError"]
 STALL_TIMEOUT = 2.0  # the SDK's (per-read) timeout in the stall rows; the server stalls 30 s

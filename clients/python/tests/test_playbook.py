@@ -9,10 +9,10 @@ import logging
 from typing import Any
 
 import pytest
-from conftest import PARAMS, FaultServer, chain_of, sdk_client
 
 import claudewatch_retry
 from claudewatch_retry import AsyncRetryingClient, Reporter, RetryingClient, RetryPolicy
+from conftest import PARAMS, FaultServer, chain_of, sdk_client
 
 FAST = RetryPolicy(initial_delay=0.001, server_error_delay=0.001)
 
@@ -66,7 +66,7 @@ def test_status_answers(server: FaultServer, kind: str, step: dict[str, Any], ex
         result = claude.messages_create(**PARAMS)
         if kind == "async":
             result = asyncio.run(result)
-    except Exception as error:
+    except Exception as error:  # noqa: BLE001 - the outcome records whatever the call raised
         assert expected[-1][0] != "success", error
         assert chain_of(error)[0].startswith("anthropic."), error
     else:

@@ -10,7 +10,7 @@ from types import TracebackType
 from typing import Any, AsyncIterator, Awaitable, Callable, Generic, Literal, Optional, TypeVar, overload
 
 import anthropic
-from anthropic.lib.streaming import AsyncMessageStream, ParsedMessageStreamEvent
+from anthropic.lib.streaming import AsyncMessageStream, ParsedMessageStreamEvent  # noqa: F401 - named in a base class
 from anthropic.types import Message, RawMessageStreamEvent
 
 from ._chain import Chain, EventHook, Settings

@@ -7,7 +7,7 @@ from types import TracebackType
 from typing import Any, Callable, Generic, Iterator, Literal, Optional, TypeVar, overload
 
 import anthropic
-from anthropic.lib.streaming import MessageStream, ParsedMessageStreamEvent
+from anthropic.lib.streaming import MessageStream, ParsedMessageStreamEvent  # noqa: F401 - named in a base class
 from anthropic.types import Message, RawMessageStreamEvent
 
 from ._chain import Chain, EventHook, Settings
