@@ -13,7 +13,7 @@ import anthropic
 from anthropic.lib.streaming import AsyncMessageStream, ParsedMessageStreamEvent  # noqa: F401 - named in a base class
 from anthropic.types import Message, RawMessageStreamEvent
 
-from ._chain import Chain, EventHook, Settings
+from ._chain import Chain, ClientBase, EventHook, Settings, StreamState
 from ._policy import RetryPolicy
 from ._reporter import Reporter
 
@@ -21,7 +21,7 @@ T = TypeVar("T")
 E = TypeVar("E")
 
 
-class AsyncRetryingClient:
+class AsyncRetryingClient(ClientBase):
     """:class:`~claudewatch_retry.RetryingClient` for ``anthropic.AsyncAnthropic``: the same
     playbook, reports and stream rule, with ``await``."""
 
@@ -42,18 +42,6 @@ class AsyncRetryingClient:
     def client(self) -> anthropic.AsyncAnthropic:
         """The SDK client the calls go through (SDK retries off)."""
         return self._settings.client  # type: ignore[no-any-return]
-
-    @property
-    def service(self) -> str:
-        return self._settings.service
-
-    @property
-    def reporter(self) -> Reporter:
-        return self._settings.reporter
-
-    @property
-    def policy(self) -> RetryPolicy:
-        return self._settings.policy
 
     @overload
     async def messages_create(self, *, stream: Literal[True], **params: Any) -> AsyncRetryingStream[RawMessageStreamEvent]: ...
@@ -95,30 +83,9 @@ class AsyncRetryingClient:
             await self._sleep(delay)
 
 
-class AsyncRetryingStream(Generic[E]):
+class AsyncRetryingStream(StreamState, Generic[E]):
     """The async twin of :class:`~claudewatch_retry.RetryingStream`: reopened while nothing has
     reached the caller, reported and raised after."""
-
-    def __init__(
-        self,
-        owner: AsyncRetryingClient,
-        chain: Chain,
-        open_stream: Callable[[], Awaitable[AsyncIterator[E]]],
-        first: AsyncIterator[E],
-    ) -> None:
-        self._owner = owner
-        self._chain = chain
-        self._open = open_stream
-        self._current = first
-        self._delivered = False
-
-    @property
-    def current(self) -> Any:
-        return self._current
-
-    @property
-    def response(self) -> Any:
-        return self._current.response  # type: ignore[attr-defined]
 
     def __aiter__(self) -> AsyncIterator[E]:
         return self
@@ -126,7 +93,7 @@ class AsyncRetryingStream(Generic[E]):
     async def __anext__(self) -> E:
         while True:
             try:
-                item = await self._current.__anext__()
+                item: E = await self._current.__anext__()
             except StopAsyncIteration:
                 self._chain.succeeded()
                 raise
@@ -134,7 +101,7 @@ class AsyncRetryingStream(Generic[E]):
                 delay = self._chain.failed(error, delivered=self._delivered)
                 if delay is None:
                     raise
-                await self._current.close()  # type: ignore[attr-defined]
+                await self._current.close()
                 await self._owner._sleep(delay)
                 self._current = await self._owner._attempts(self._chain, self._open)
                 continue
@@ -143,7 +110,7 @@ class AsyncRetryingStream(Generic[E]):
 
     async def close(self) -> None:
         """Closes the response; a stream not read to its end is not reported."""
-        await self._current.close()  # type: ignore[attr-defined]
+        await self._current.close()
 
     async def __aenter__(self) -> AsyncRetryingStream[E]:
         return self
@@ -167,7 +134,8 @@ class AsyncRetryingMessageStream(AsyncRetryingStream["ParsedMessageStreamEvent[A
 
     @property
     def current(self) -> AsyncMessageStream[Any]:
-        return self._current  # type: ignore[return-value]
+        stream: AsyncMessageStream[Any] = self._current
+        return stream
 
     @property
     def request_id(self) -> Optional[str]:

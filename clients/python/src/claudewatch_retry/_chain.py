@@ -29,6 +29,47 @@ class Settings:
         self.on_event = on_event
 
 
+class ClientBase:
+    """What the sync and the async client share: their settings, read-only."""
+
+    _settings: Settings
+
+    @property
+    def service(self) -> str:
+        """The app's name in claudewatch."""
+        return self._settings.service
+
+    @property
+    def reporter(self) -> Reporter:
+        return self._settings.reporter
+
+    @property
+    def policy(self) -> RetryPolicy:
+        return self._settings.policy
+
+
+class StreamState:
+    """What the sync and the async retrying streams hold: the client, the call's chain, how to
+    open an attempt, the attempt being read, and whether an event has reached the caller."""
+
+    def __init__(self, owner: Any, chain: Chain, open_stream: Callable[[], Any], first: Any) -> None:
+        self._owner = owner
+        self._chain = chain
+        self._open = open_stream
+        self._current = first
+        self._delivered = False
+
+    @property
+    def current(self) -> Any:
+        """The SDK stream of the attempt being read."""
+        return self._current
+
+    @property
+    def response(self) -> Any:
+        """The HTTP response of the attempt being read."""
+        return self._current.response
+
+
 class Chain:
     """The attempts of one call. ``failed`` says whether to retry; every outcome is reported
     once: each retried attempt, then one of ``success``, ``exhausted``, ``failure``."""

@@ -10,7 +10,7 @@ import anthropic
 from anthropic.lib.streaming import MessageStream, ParsedMessageStreamEvent  # noqa: F401 - named in a base class
 from anthropic.types import Message, RawMessageStreamEvent
 
-from ._chain import Chain, EventHook, Settings
+from ._chain import Chain, ClientBase, EventHook, Settings, StreamState
 from ._policy import RetryPolicy
 from ._reporter import Reporter
 
@@ -18,7 +18,7 @@ T = TypeVar("T")
 E = TypeVar("E")
 
 
-class RetryingClient:
+class RetryingClient(ClientBase):
     """Runs calls of an ``anthropic.Anthropic`` through the playbook and reports what happens.
 
     ``client``'s own retries are switched off on a copy; ``service`` names the app in
@@ -44,18 +44,6 @@ class RetryingClient:
     def client(self) -> anthropic.Anthropic:
         """The SDK client the calls go through (SDK retries off)."""
         return self._settings.client  # type: ignore[no-any-return]
-
-    @property
-    def service(self) -> str:
-        return self._settings.service
-
-    @property
-    def reporter(self) -> Reporter:
-        return self._settings.reporter
-
-    @property
-    def policy(self) -> RetryPolicy:
-        return self._settings.policy
 
     @overload
     def messages_create(self, *, stream: Literal[True], **params: Any) -> RetryingStream[RawMessageStreamEvent]: ...
@@ -100,29 +88,12 @@ class RetryingClient:
             self._sleep(delay)
 
 
-class RetryingStream(Generic[E]):
+class RetryingStream(StreamState, Generic[E]):
     """A stream of SDK events that is reopened, under the playbook, while nothing has reached
     the caller: a reset after the headers but before the first event is retried; once an event
     was handed over, a failure is reported (``exhausted`` for a retryable class) and raised as
     the SDK raised it. Read to its end, the call is reported as a ``success``; closed before,
     it is the caller's abandonment and not reported."""
-
-    def __init__(self, owner: RetryingClient, chain: Chain, open_stream: Callable[[], Iterator[E]], first: Iterator[E]) -> None:
-        self._owner = owner
-        self._chain = chain
-        self._open = open_stream
-        self._current = first
-        self._delivered = False
-
-    @property
-    def current(self) -> Any:
-        """The SDK stream of the attempt being read."""
-        return self._current
-
-    @property
-    def response(self) -> Any:
-        """The HTTP response of the attempt being read."""
-        return self._current.response  # type: ignore[attr-defined]
 
     def __iter__(self) -> Iterator[E]:
         return self
@@ -130,7 +101,7 @@ class RetryingStream(Generic[E]):
     def __next__(self) -> E:
         while True:
             try:
-                item = next(self._current)
+                item: E = next(self._current)
             except StopIteration:
                 self._chain.succeeded()
                 raise
@@ -138,7 +109,7 @@ class RetryingStream(Generic[E]):
                 delay = self._chain.failed(error, delivered=self._delivered)
                 if delay is None:
                     raise
-                self._current.close()  # type: ignore[attr-defined]
+                self._current.close()
                 self._owner._sleep(delay)
                 self._current = self._owner._attempts(self._chain, self._open)
                 continue
@@ -147,7 +118,7 @@ class RetryingStream(Generic[E]):
 
     def close(self) -> None:
         """Closes the response; a stream not read to its end is not reported."""
-        self._current.close()  # type: ignore[attr-defined]
+        self._current.close()
 
     def __enter__(self) -> RetryingStream[E]:
         return self
@@ -169,7 +140,8 @@ class RetryingMessageStream(RetryingStream["ParsedMessageStreamEvent[Any]"]):
 
     @property
     def current(self) -> MessageStream[Any]:
-        return self._current  # type: ignore[return-value]
+        stream: MessageStream[Any] = self._current
+        return stream
 
     @property
     def request_id(self) -> Optional[str]:
