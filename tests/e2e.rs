@@ -9,7 +9,8 @@
 //! examples/python/run_scenario.py) hammer the wave simulator as service "checkout" and report
 //! to the daemon. Debian's Prometheus scrapes the daemon (and a
 //! closed port, as a second claudewatch) every second with the rules of
-//! deploy/prometheus/rules, time-compressed.
+//! deploy/prometheus/rules and the vantage-point rules of deploy/prometheus/federation
+//! (regional.rules.yml, which the dashboard's "By vantage point" row reads), time-compressed.
 //!
 //! Time compression: production probes once a minute; here every 2 s, 30× faster. The test
 //! rewrites the rules file by the same factor: every `for:` and every range window is divided by
@@ -40,6 +41,20 @@ use serde_json::Value;
 /// How much faster than production the test runs: probes every 2 s instead of 60 s.
 const SPEEDUP: u64 = 30;
 const PROBE_INTERVAL: &str = "2s";
+
+/// The rules files Prometheus loads: (path in the repository, file name in the test's directory).
+const RULE_FILES: [(&str, &str); 2] = [
+    ("deploy/prometheus/rules/claudewatch.rules.yml", "claudewatch.rules.yml"),
+    ("deploy/prometheus/federation/regional.rules.yml", "regional.rules.yml"),
+];
+
+/// Metrics that other issues of this wave add to the daemon: expressions over them (rules and
+/// dashboard panels) cannot return series yet and are skipped. Once the daemon exports one, the
+/// test fails until its entry is removed here.
+const PENDING: [(&str, &str); 2] = [
+    ("claudewatch_verdict", "issue 16 (the verdict)"),
+    ("claudewatch_probe_phase_seconds", "issue 14 (phase timings)"),
+];
 
 /// Divides every `for:` duration and every range-selector window of a rules file by `factor`.
 /// Returns the rewritten text and how many durations it rewrote. Panics on a duration that
@@ -121,6 +136,8 @@ fn substitute(expr: &str) -> String {
         .replace("$instance", ".*")
         .replace("$probe", ".*")
         .replace("$service", ".*")
+        .replace("$region", ".*")
+        .replace("$phase", ".*")
 }
 
 /// Every PromQL expression of a dashboard: (where, expression).
@@ -261,13 +278,15 @@ async fn prometheus_scrapes_the_daemon_and_every_rule_panel_and_alert_works() {
     let daemon_url = format!("http://{}", daemon.addr);
 
     // --- Prometheus -----------------------------------------------------------------------
-    let (rules, _) = speed_up_rules(&tools::read("deploy/prometheus/rules/claudewatch.rules.yml"), SPEEDUP);
-    std::fs::write(logs.join("claudewatch.rules.yml"), rules).unwrap();
+    for (path, name) in RULE_FILES {
+        let (rules, _) = speed_up_rules(&tools::read(path), SPEEDUP);
+        std::fs::write(logs.join(name), rules).unwrap();
+    }
     std::fs::write(
         logs.join("prometheus.yml"),
         format!(
             "global:\n  scrape_interval: 1s\n  scrape_timeout: 900ms\n  evaluation_interval: 1s\n\
-             rule_files:\n  - claudewatch.rules.yml\n\
+             rule_files:\n  - claudewatch.rules.yml\n  - regional.rules.yml\n\
              scrape_configs:\n  - job_name: claudewatch\n    static_configs:\n      - targets: [\"{}\", \"{closed}\"]\n",
             daemon.addr
         ),
@@ -404,10 +423,16 @@ async fn prometheus_scrapes_the_daemon_and_every_rule_panel_and_alert_works() {
     }
     assert_eq!(
         rule_exprs.len(),
-        tools::read("deploy/prometheus/rules/claudewatch.rules.yml")
-            .lines()
-            .filter(|l| l.trim_start().starts_with("- record:") || l.trim_start().starts_with("- alert:"))
-            .count(),
+        RULE_FILES
+            .iter()
+            .map(|(path, _)| {
+                let rules = tools::read(path);
+                rules
+                    .lines()
+                    .filter(|l| l.trim_start().starts_with("- record:") || l.trim_start().starts_with("- alert:"))
+                    .count()
+            })
+            .sum::<usize>(),
         "Prometheus did not load every rule"
     );
     let dashboards: Vec<PathBuf> = std::fs::read_dir(tools::repo_file("dashboards"))
@@ -422,14 +447,35 @@ async fn prometheus_scrapes_the_daemon_and_every_rule_panel_and_alert_works() {
         let name = file.file_name().unwrap().to_string_lossy().into_owned();
         exprs.extend(dashboard_expressions(&d).into_iter().map(|(w, e)| (format!("{name} {w}"), substitute(&e))));
     }
+    for (metric, issue) in PENDING {
+        assert!(
+            !metrics.text.contains(metric),
+            "the daemon exports {metric} now: remove it from PENDING in tests/e2e.rs (added by {issue})"
+        );
+    }
     let mut empty = Vec::new();
+    let mut pending = Vec::new();
     for (place, expr) in &exprs {
+        if let Some((_, issue)) = PENDING.iter().find(|(metric, _)| expr.contains(metric)) {
+            pending.push(format!("{place} (awaits {issue})"));
+            continue;
+        }
         if prom.range(expr, started).await.is_empty() {
             empty.push(format!("{place}: {expr}"));
         }
     }
     assert!(empty.is_empty(), "expressions that returned no series during the run:\n{}", empty.join("\n"));
-    eprintln!("e2e: {} expressions (rules, panels, variables, annotations) returned series", exprs.len());
+    if !pending.is_empty() {
+        eprintln!(
+            "e2e: skipped {} expressions over metrics not exported yet:\n  {}",
+            pending.len(),
+            pending.join("\n  ")
+        );
+    }
+    eprintln!(
+        "e2e: {} expressions (rules, panels, variables, annotations) returned series",
+        exprs.len() - pending.len()
+    );
     assert!(exprs.len() > 50, "only {} expressions checked", exprs.len());
 
     // --- promtool check metrics on the daemon's /metrics -----------------------------------
