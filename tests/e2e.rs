@@ -5,10 +5,12 @@
 //! The daemon (the release binary under .ci/run) probes them every 2 s, probes once more with a
 //! key variable that is unset, checks a control target nobody listens on, polls the wave
 //! simulator's status page (where the test opens an incident) and a status page nobody serves.
-//! Four processes of the Python retry wrapper (examples/python) hammer the wave simulator as
-//! service "checkout" and report to the daemon. Debian's Prometheus scrapes the daemon (and a
+//! Four processes of the Python retry wrapper (clients/python, through
+//! examples/python/run_scenario.py) hammer the wave simulator as service "checkout" and report
+//! to the daemon. Debian's Prometheus scrapes the daemon (and a
 //! closed port, as a second claudewatch) every second with the rules of
-//! deploy/prometheus/rules, time-compressed.
+//! deploy/prometheus/rules and the vantage-point rules of deploy/prometheus/federation
+//! (regional.rules.yml, which the dashboard's "By vantage point" row reads), time-compressed.
 //!
 //! Time compression: production probes once a minute; here every 2 s, 30× faster. The test
 //! rewrites the rules file by the same factor: every `for:` and every range window is divided by
@@ -37,6 +39,20 @@ use serde_json::Value;
 /// How much faster than production the test runs: probes every 2 s instead of 60 s.
 const SPEEDUP: u64 = 30;
 const PROBE_INTERVAL: &str = "2s";
+
+/// The rules files Prometheus loads: (path in the repository, file name in the test's directory).
+const RULE_FILES: [(&str, &str); 2] = [
+    ("deploy/prometheus/rules/claudewatch.rules.yml", "claudewatch.rules.yml"),
+    ("deploy/prometheus/federation/regional.rules.yml", "regional.rules.yml"),
+];
+
+/// Metrics that other issues of this wave add to the daemon: expressions over them (rules and
+/// dashboard panels) cannot return series yet and are skipped. Once the daemon exports one, the
+/// test fails until its entry is removed here.
+const PENDING: [(&str, &str); 2] = [
+    ("claudewatch_verdict", "issue 16 (the verdict)"),
+    ("claudewatch_probe_phase_seconds", "issue 14 (phase timings)"),
+];
 
 /// Divides every `for:` duration and every range-selector window of a rules file by `factor`.
 /// Returns the rewritten text and how many durations it rewrote. Panics on a duration that
@@ -118,6 +134,8 @@ fn substitute(expr: &str) -> String {
         .replace("$instance", ".*")
         .replace("$probe", ".*")
         .replace("$service", ".*")
+        .replace("$region", ".*")
+        .replace("$phase", ".*")
 }
 
 /// Every PromQL expression of a dashboard: (where, expression).
@@ -215,7 +233,7 @@ async fn prometheus_scrapes_the_daemon_and_every_rule_panel_and_alert_works() {
     }
     check_the_alerts_fired_for_their_subjects(&fired, closed);
     let metrics = check_the_wrappers_tally(wrappers, daemon.addr).await;
-    check_every_expression_returned_series(&prom, started).await;
+    check_every_expression_returned_series(&prom, started, &metrics).await;
 
     // --- promtool check metrics on the daemon's /metrics -----------------------------------
     let (passed, output) = common::promtool_check_metrics(&metrics.text);
@@ -298,21 +316,24 @@ fn start_daemon(logs: &Path, sims: &Simulators, closed: std::net::SocketAddr) ->
     common::BinaryDaemon::spawn(&config_file, &[(key, "sk-ant-e2e-test")])
 }
 
-/// Debian's Prometheus on loopback with this repository's rules, time-compressed, scraping the
-/// daemon and a closed port (a second claudewatch that is down) every second.
+/// Debian's Prometheus on loopback with this repository's rules and the vantage-point rules,
+/// time-compressed, scraping the daemon and a closed port (a second claudewatch that is down)
+/// every second.
 async fn start_prometheus(
     logs: &Path,
     client: &reqwest::Client,
     daemon: std::net::SocketAddr,
     closed: std::net::SocketAddr,
 ) -> (Proc, Prometheus) {
-    let (rules, _) = speed_up_rules(&tools::read("deploy/prometheus/rules/claudewatch.rules.yml"), SPEEDUP);
-    std::fs::write(logs.join("claudewatch.rules.yml"), rules).unwrap();
+    for (path, name) in RULE_FILES {
+        let (rules, _) = speed_up_rules(&tools::read(path), SPEEDUP);
+        std::fs::write(logs.join(name), rules).unwrap();
+    }
     std::fs::write(
         logs.join("prometheus.yml"),
         format!(
             "global:\n  scrape_interval: 1s\n  scrape_timeout: 900ms\n  evaluation_interval: 1s\n\
-             rule_files:\n  - claudewatch.rules.yml\n\
+             rule_files:\n  - claudewatch.rules.yml\n  - regional.rules.yml\n\
              scrape_configs:\n  - job_name: claudewatch\n    static_configs:\n      - targets: [\"{daemon}\", \"{closed}\"]\n"
         ),
     )
@@ -355,7 +376,7 @@ fn start_wrappers(logs: &Path, wave: &str, daemon_url: &str) -> Vec<Proc> {
                     .arg(tools::repo_file("examples/python/run_scenario.py"))
                     .args(["--api-url", wave, "--daemon-url", daemon_url, "--service", "checkout", "--fast"])
                     .args(["--calls", "100000", "--duration", "40", "--timeout", "2"])
-                    .env("PYTHONPATH", tools::repo_file("examples/python"))
+                    .env("PYTHONPATH", tools::repo_file("clients/python/src"))
                     .env("NO_PROXY", "127.0.0.1")
                     .stdin(Stdio::null())
                     .stdout(Stdio::piped())
@@ -454,8 +475,9 @@ async fn check_the_wrappers_tally(wrappers: Vec<Proc>, daemon: std::net::SocketA
 }
 
 /// Every rule loaded healthy, and every expression of every rule and of every dashboard panel,
-/// variable and annotation returned at least one series during the run.
-async fn check_every_expression_returned_series(prom: &Prometheus, started: f64) {
+/// variable and annotation returned at least one series during the run (but those over metrics
+/// still PENDING, which `metrics`, the daemon's last scrape, must not hold yet).
+async fn check_every_expression_returned_series(prom: &Prometheus, started: f64, metrics: &common::Metrics) {
     let groups = prom.get("/api/v1/rules", &[]).await;
     let mut rule_exprs = Vec::new();
     for g in groups["groups"].as_array().unwrap() {
@@ -466,10 +488,16 @@ async fn check_every_expression_returned_series(prom: &Prometheus, started: f64)
     }
     assert_eq!(
         rule_exprs.len(),
-        tools::read("deploy/prometheus/rules/claudewatch.rules.yml")
-            .lines()
-            .filter(|l| l.trim_start().starts_with("- record:") || l.trim_start().starts_with("- alert:"))
-            .count(),
+        RULE_FILES
+            .iter()
+            .map(|(path, _)| {
+                let rules = tools::read(path);
+                rules
+                    .lines()
+                    .filter(|l| l.trim_start().starts_with("- record:") || l.trim_start().starts_with("- alert:"))
+                    .count()
+            })
+            .sum::<usize>(),
         "Prometheus did not load every rule"
     );
     let dashboards: Vec<PathBuf> = std::fs::read_dir(tools::repo_file("dashboards"))
@@ -484,14 +512,35 @@ async fn check_every_expression_returned_series(prom: &Prometheus, started: f64)
         let name = file.file_name().unwrap().to_string_lossy().into_owned();
         exprs.extend(dashboard_expressions(&d).into_iter().map(|(w, e)| (format!("{name} {w}"), substitute(&e))));
     }
+    for (metric, issue) in PENDING {
+        assert!(
+            !metrics.text.contains(metric),
+            "the daemon exports {metric} now: remove it from PENDING in tests/e2e.rs (added by {issue})"
+        );
+    }
     let mut empty = Vec::new();
+    let mut pending = Vec::new();
     for (place, expr) in &exprs {
+        if let Some((_, issue)) = PENDING.iter().find(|(metric, _)| expr.contains(metric)) {
+            pending.push(format!("{place} (awaits {issue})"));
+            continue;
+        }
         if prom.range(expr, started).await.is_empty() {
             empty.push(format!("{place}: {expr}"));
         }
     }
     assert!(empty.is_empty(), "expressions that returned no series during the run:\n{}", empty.join("\n"));
-    eprintln!("e2e: {} expressions (rules, panels, variables, annotations) returned series", exprs.len());
+    if !pending.is_empty() {
+        eprintln!(
+            "e2e: skipped {} expressions over metrics not exported yet:\n  {}",
+            pending.len(),
+            pending.join("\n  ")
+        );
+    }
+    eprintln!(
+        "e2e: {} expressions (rules, panels, variables, annotations) returned series",
+        exprs.len() - pending.len()
+    );
     assert!(exprs.len() > 50, "only {} expressions checked", exprs.len());
 }
 

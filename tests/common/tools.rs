@@ -146,3 +146,11 @@ pub fn simulator(scenario: &str, extra: &[&str], logs: &Path) -> (Proc, String) 
     assert!(url.starts_with("http://127.0.0.1:"), "simulator printed {url:?}");
     (proc, url)
 }
+
+/// The client packages (`clients/python`, `clients/typescript`) built from the current sources
+/// and installed from their artifacts into clean environments by `clients/stage.sh`: the wheel in
+/// `DIR/venv`, the npm tarball in the app `DIR/node` (its suites and the examples compiled in
+/// `DIR/node/dist`). Built once per content of the sources; test processes share it.
+pub fn staged_clients() -> PathBuf {
+    PathBuf::from(run_ok("bash", [repo_file("clients/stage.sh")]).trim())
+}
