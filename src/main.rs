@@ -1,12 +1,16 @@
 //! The `claudewatch` binary: parses the command line and hands over to the library.
 
+#![forbid(unsafe_code)]
+
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
 
+use claudewatch::Config;
 use claudewatch::cli::{Cli, Command, RunArgs};
-use claudewatch::config::{Config, Diagnostic};
+use claudewatch::config::{Diagnostic, Env};
+use claudewatch::error::describe;
 use claudewatch::telemetry::logging;
 
 /// Exit code for an invalid config (as `check-config` documents).
@@ -93,10 +97,10 @@ fn run(args: RunArgs) -> ExitCode {
             }
         };
         let shutdown = claudewatch::shutdown::on_signal();
-        match claudewatch::run(config, listener, shutdown).await {
+        match claudewatch::run(config, Env::process(), listener, shutdown).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
-                eprintln!("claudewatch: {e}");
+                eprintln!("claudewatch: {}", describe(&e));
                 ExitCode::FAILURE
             }
         }
@@ -112,7 +116,7 @@ fn simulate(args: claudewatch::cli::SimulateArgs) -> ExitCode {
     let scenario = match Scenario::load(&args.scenario) {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("claudewatch simulate: {e}");
+            eprintln!("claudewatch simulate: {}", describe(&e));
             return ExitCode::from(EXIT_CONFIG);
         }
     };

@@ -9,7 +9,7 @@ use serde::Serialize;
 /// The start-up state of one component (`status:anthropic`, `probe:default`, `ingest`, …).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
-pub enum ComponentState {
+pub(crate) enum ComponentState {
     Starting,
     Ready,
     /// Started but cannot do its work as configured (for example a probe whose API key
@@ -21,48 +21,48 @@ pub enum ComponentState {
 }
 
 #[derive(Clone, Debug, Default)]
-pub struct Readiness {
+pub(crate) struct Readiness {
     components: Arc<Mutex<BTreeMap<String, ComponentState>>>,
 }
 
 /// A component's handle on its own entry.
 #[derive(Clone, Debug)]
-pub struct ReadyHandle {
+pub(crate) struct ReadyHandle {
     name: String,
     readiness: Readiness,
 }
 
 impl Readiness {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self::default()
     }
 
     /// Registers a component in the `Starting` state.
-    pub fn register(&self, name: impl Into<String>) -> ReadyHandle {
+    pub(crate) fn register(&self, name: impl Into<String>) -> ReadyHandle {
         let name = name.into();
         self.set(&name, ComponentState::Starting);
         ReadyHandle { name, readiness: self.clone() }
     }
 
     fn set(&self, name: &str, state: ComponentState) {
-        let mut components = self.components.lock().unwrap_or_else(|p| p.into_inner());
+        let mut components = self.components.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         components.insert(name.to_owned(), state);
     }
 
     /// Whether every component has started, and each one's state.
-    pub fn snapshot(&self) -> (bool, BTreeMap<String, ComponentState>) {
-        let components = self.components.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    pub(crate) fn snapshot(&self) -> (bool, BTreeMap<String, ComponentState>) {
+        let components = self.components.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
         let ready = components.values().all(|s| *s != ComponentState::Starting);
         (ready, components)
     }
 }
 
 impl ReadyHandle {
-    pub fn ready(&self) {
+    pub(crate) fn ready(&self) {
         self.readiness.set(&self.name, ComponentState::Ready);
     }
 
-    pub fn not_configured(&self, reason: impl Into<String>) {
+    pub(crate) fn not_configured(&self, reason: impl Into<String>) {
         self.readiness.set(&self.name, ComponentState::NotConfigured { reason: reason.into() });
     }
 }

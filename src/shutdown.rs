@@ -1,10 +1,10 @@
 //! The stop signal. A `CancellationToken` rather than a broadcast channel: a task that starts
 //! listening late still sees a stop that already happened.
 
-pub use tokio_util::sync::CancellationToken;
+use tokio_util::sync::CancellationToken;
 
 /// Completes on the first SIGTERM or SIGINT (Ctrl-C).
-pub async fn signal() {
+pub(crate) async fn signal() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};

@@ -7,7 +7,7 @@ use std::borrow::Cow;
 /// first `max_chars - 1` characters followed by "…", so the ellipsis counts toward the bound
 /// and the result is never longer than `max_chars`. Characters, not bytes, are counted, so the
 /// cut always falls on a character boundary. With `max_chars` 0 the result is empty.
-pub fn truncate(s: &str, max_chars: usize) -> Cow<'_, str> {
+pub(crate) fn truncate(s: &str, max_chars: usize) -> Cow<'_, str> {
     if s.char_indices().nth(max_chars).is_none() {
         return Cow::Borrowed(s);
     }

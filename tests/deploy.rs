@@ -5,12 +5,10 @@
 //! checked to be current. A missing tool fails the test (CI installs them all).
 
 mod common;
-#[path = "common/tools.rs"]
-mod tools;
 
 use std::collections::BTreeSet;
 
-use tools::{both, read, repo_file, run, run_ok, tool};
+use common::tools::{self, both, read, repo_file, run, run_ok, tool};
 
 const RULES: &str = "deploy/prometheus/rules/claudewatch.rules.yml";
 const RULE_TESTS: &str = "deploy/prometheus/rules/claudewatch.rules.test.yml";
@@ -104,7 +102,12 @@ fn alert_rule_unit_tests_pass() {
 
 /// The alerts of the rules file: (name, the text of its rule).
 fn alerts() -> Vec<(String, String)> {
-    let rules = read(RULES);
+    alerts_in(RULES)
+}
+
+/// The alerts of a rules file: (name, the text of its rule).
+fn alerts_in(path: &str) -> Vec<(String, String)> {
+    let rules = read(path);
     let mut out: Vec<(String, String)> = Vec::new();
     for line in rules.lines() {
         if let Some(name) = line.trim_start().strip_prefix("- alert: ") {
@@ -145,11 +148,16 @@ fn the_issue_s_alerts_exist() {
 /// alertmanager.yml routes, is tested firing and silent, and is listed in the README.
 #[test]
 fn every_alert_is_annotated_tested_and_documented() {
-    let tests = read(RULE_TESTS);
-    let readme = read("README.md");
     let all = alerts();
     assert!(all.len() >= 12, "found only {} alerts", all.len());
-    for (name, body) in &all {
+    check_alerts(&all, &read(RULE_TESTS));
+}
+
+/// Each alert has the three annotations (the runbook saying what to check first), a severity
+/// alertmanager.yml routes, a unit test in `tests` that shows it firing, and a line in the README.
+fn check_alerts(all: &[(String, String)], tests: &str) {
+    let readme = read("README.md");
+    for (name, body) in all {
         for key in ["summary:", "description:", "runbook:"] {
             assert!(body.contains(key), "alert {name} has no {key} annotation");
         }
@@ -161,6 +169,105 @@ fn every_alert_is_annotated_tested_and_documented() {
             || tests.contains(&format!("alertname: {name}\n        exp_alerts:\n          -"));
         assert!(fires, "no unit test shows {name} firing");
         assert!(readme.contains(&format!("`{name}`")), "README does not list alert {name}");
+    }
+}
+
+// --- Several regions: federation -----------------------------------------------------------
+
+const FEDERATION: &str = "deploy/prometheus/federation";
+
+fn federation(file: &str) -> String {
+    format!("{FEDERATION}/{file}")
+}
+
+/// The names a rules file records.
+fn recorded(path: &str) -> Vec<String> {
+    read(path).lines().filter_map(|l| l.trim().strip_prefix("- record: ")).map(|n| n.trim().to_owned()).collect()
+}
+
+#[test]
+fn federation_configs_pass_promtool() {
+    let regional = run_ok(tool("promtool"), ["check", "config", &federation("regional.yml")]);
+    for rules in ["claudewatch.rules.yml", "regional.rules.yml"] {
+        assert!(regional.contains(rules), "regional.yml does not load {rules}: {regional}");
+    }
+    let global = run_ok(tool("promtool"), ["check", "config", &federation("global.yml")]);
+    assert!(global.contains("global.rules.yml"), "global.yml does not load global.rules.yml: {global}");
+    run_ok(tool("promtool"), ["check", "config", &federation("remote-write.yml")]);
+}
+
+#[test]
+fn federation_rule_unit_tests_pass() {
+    for tests in ["regional.rules.test.yml", "global.rules.test.yml"] {
+        let out = run(tool("promtool"), ["test", "rules", &federation(tests)]);
+        assert!(out.status.success(), "promtool test rules {tests} failed:\n{}", both(&out));
+    }
+}
+
+#[test]
+fn every_global_alert_is_annotated_tested_and_documented() {
+    let all = alerts_in(&federation("global.rules.yml"));
+    let names: BTreeSet<&str> = all.iter().map(|(n, _)| n.as_str()).collect();
+    for expected in
+        ["ClaudeApiOutageGlobal", "ClaudeApiOutageRegional", "ClaudewatchVantagePointDown", "ClaudewatchQuorumLost"]
+    {
+        assert!(names.contains(expected), "alert {expected} is missing from global.rules.yml");
+    }
+    check_alerts(&all, &read(&federation("global.rules.test.yml")));
+}
+
+/// The quorum's share is a number to edit: set to half, five vantage points of which two see an
+/// outage are two regional outages; once two others stop reporting, the same two are a global
+/// one (absent is not healthy). The default quorum (2, no share) fails that test.
+#[test]
+fn the_quorum_can_be_a_share_of_the_vantage_points_that_report() {
+    let rules = read(&federation("global.rules.yml"));
+    let default = "clamp_min(ceil(0 * global:claudewatch_vantage_points_judging:count), 2)";
+    assert!(rules.contains(default), "the quorum line changed: update this test");
+    let dir = tempfile::tempdir().unwrap();
+    let test = dir.path().join("quorum-share.test.yml");
+    std::fs::copy(repo_file("tests/fixtures/federation/quorum-share.test.yml"), &test).unwrap();
+    let promtool = |rules: &str| {
+        std::fs::write(dir.path().join("global.rules.yml"), rules).unwrap();
+        run(tool("promtool"), [std::ffi::OsStr::new("test"), "rules".as_ref(), test.as_os_str()])
+    };
+    assert!(!promtool(&rules).status.success(), "the share test passes without a share");
+    let share = rules.replace(default, "clamp_min(ceil(0.5 * global:claudewatch_vantage_points_judging:count), 2)");
+    let out = promtool(&share);
+    assert!(out.status.success(), "promtool test rules with a share of 0.5 failed:\n{}", both(&out));
+}
+
+/// The global level reads only what the regions send: the names regional.rules.yml records
+/// (all `region_…:claudewatch_…`, what global.yml's `match[]` and remote-write.yml's filter
+/// select) and `up{job="claudewatch"}`.
+#[test]
+fn the_global_level_reads_only_what_the_regions_send() {
+    let regional = recorded(&federation("regional.rules.yml"));
+    assert!(regional.len() >= 4, "{regional:?}");
+    for name in &regional {
+        assert!(name.starts_with("region_") && name.contains(":claudewatch_"), "{name} is not matched by match[]");
+    }
+    let global = read(&federation("global.yml"));
+    for needle in [
+        "metrics_path: /federate",
+        "honor_labels: true",
+        "'{__name__=~\"region_.+:claudewatch_.+\"}'",
+        "'up{job=\"claudewatch\"}'",
+        "job_name: claudewatch-federate",
+    ] {
+        assert!(global.contains(needle), "global.yml lacks {needle}");
+    }
+    let remote_write = read(&federation("remote-write.yml"));
+    assert!(remote_write.contains("regex: \"region_.+:claudewatch_.+;.*|up;claudewatch\""), "{remote_write}");
+    let global_rules = read(&federation("global.rules.yml"));
+    let recorded_by_global = recorded(&federation("global.rules.yml"));
+    let read_by_global: BTreeSet<&str> = global_rules
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == ':'))
+        .filter(|t| t.starts_with("region_") && t.contains(':') && !recorded_by_global.iter().any(|r| r == t))
+        .collect();
+    assert!(!read_by_global.is_empty());
+    for name in read_by_global {
+        assert!(regional.iter().any(|r| r == name), "global.rules.yml reads {name}, which no region records");
     }
 }
 
@@ -250,7 +357,7 @@ async fn compose_demo_driver_drives_the_status_page_and_reports() {
         std::process::Command::new(tools::python())
             .arg(repo_file("deploy/compose/demo-driver.py"))
             .args(["--api-url", &sim, "--daemon-url", &daemon.url(""), "--speed", "60", "--threads", "2"])
-            .env("PYTHONPATH", repo_file("examples/python"))
+            .env("PYTHONPATH", repo_file("clients/python/src"))
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::piped()),
     );
@@ -357,7 +464,7 @@ fn kubernetes_deployment_is_hardened() {
 fn kubernetes_generated_manifests_are_current() {
     let dir = tempfile::tempdir().unwrap();
     run_ok("bash", [repo_file("deploy/kubernetes/generate.sh").as_os_str(), dir.path().as_os_str()]);
-    for file in ["prometheusrule.yaml", "configmap.yaml"] {
+    for file in ["prometheusrule.yaml", "prometheusrule-vantage.yaml", "global/prometheusrule.yaml", "configmap.yaml"] {
         let fresh = std::fs::read_to_string(dir.path().join(file)).unwrap();
         let committed = read(&format!("deploy/kubernetes/{file}"));
         assert!(
@@ -365,20 +472,61 @@ fn kubernetes_generated_manifests_are_current() {
             "deploy/kubernetes/{file} is out of date: run deploy/kubernetes/generate.sh and commit the result"
         );
     }
-    // The PrometheusRule's spec is a rules file promtool accepts, with the same rules.
-    let rule = std::fs::read_to_string(dir.path().join("prometheusrule.yaml")).unwrap();
-    let spec: String = rule
-        .lines()
-        .skip_while(|l| *l != "spec:")
-        .skip(1)
-        .map(|l| format!("{}\n", l.strip_prefix("  ").unwrap_or(l)))
-        .collect();
-    let spec_file = dir.path().join("spec.rules.yml");
-    std::fs::write(&spec_file, spec).unwrap();
-    let out = run_ok(tool("promtool"), [std::ffi::OsStr::new("check"), "rules".as_ref(), spec_file.as_os_str()]);
-    let original = run_ok(tool("promtool"), ["check", "rules", RULES]);
-    let count = |s: &str| s.lines().find(|l| l.contains("rules found")).map(|l| l.trim().to_owned());
-    assert_eq!(count(&out), count(&original));
+    // Each PrometheusRule's spec is a rules file promtool accepts, with the same rules.
+    for (file, source) in [
+        ("prometheusrule.yaml", RULES.to_owned()),
+        ("prometheusrule-vantage.yaml", federation("regional.rules.yml")),
+        ("global/prometheusrule.yaml", federation("global.rules.yml")),
+    ] {
+        let rule = std::fs::read_to_string(dir.path().join(file)).unwrap();
+        let spec: String = rule
+            .lines()
+            .skip_while(|l| *l != "spec:")
+            .skip(1)
+            .map(|l| format!("{}\n", l.strip_prefix("  ").unwrap_or(l)))
+            .collect();
+        let spec_file = dir.path().join("spec.rules.yml");
+        std::fs::write(&spec_file, spec).unwrap();
+        let out = run_ok(tool("promtool"), [std::ffi::OsStr::new("check"), "rules".as_ref(), spec_file.as_os_str()]);
+        let original = run_ok(tool("promtool"), ["check", "rules", &source]);
+        let count = |s: &str| s.lines().find(|l| l.contains("rules found")).map(|l| l.trim().to_owned());
+        assert_eq!(count(&out), count(&original), "{file}");
+    }
+}
+
+/// The per-region overlay: the base plus a `region` label that the ServiceMonitor copies onto
+/// every series. (kustomize itself is not installed in CI; the overlay was rendered with
+/// kustomize 5.5 and its core objects validated when it was written.)
+#[test]
+fn kubernetes_region_overlay_names_its_vantage_point() {
+    let monitor = read("deploy/kubernetes/servicemonitor.yaml");
+    assert!(monitor.contains("  targetLabels: [region]\n"), "the ServiceMonitor does not copy the region label");
+    let overlays = repo_file("deploy/kubernetes-overlays");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&overlays).unwrap() {
+        let dir = entry.unwrap().path();
+        let region = dir.file_name().unwrap().to_string_lossy().into_owned();
+        // A Kubernetes label value: at most 63 of [A-Za-z0-9_.-], alphanumeric at both ends.
+        let valid = region.len() <= 63
+            && region.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+            && region.starts_with(|c: char| c.is_ascii_alphanumeric())
+            && region.ends_with(|c: char| c.is_ascii_alphanumeric());
+        assert!(valid, "{region} is not a valid label value");
+        let k = std::fs::read_to_string(dir.join("kustomization.yaml")).unwrap();
+        assert!(k.contains("resources:\n  - ../../kubernetes\n"), "{region}: the overlay does not build on the base");
+        assert!(
+            k.contains(&format!("      region: {region}\n")),
+            "{region}: the region label is not the directory's name"
+        );
+        assert!(
+            k.contains("    includeSelectors: false\n"),
+            "{region}: a region label in the selectors breaks upgrades"
+        );
+        seen += 1;
+    }
+    assert!(seen >= 1, "no overlay in deploy/kubernetes-overlays");
+    let global = read("deploy/kubernetes/global/kustomization.yaml");
+    assert!(global.contains("resources:\n  - prometheusrule.yaml\n"), "{global}");
 }
 
 #[test]

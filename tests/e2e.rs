@@ -5,10 +5,12 @@
 //! The daemon (the release binary under .ci/run) probes them every 2 s, probes once more with a
 //! key variable that is unset, checks a control target nobody listens on, polls the wave
 //! simulator's status page (where the test opens an incident) and a status page nobody serves.
-//! Four processes of the Python retry wrapper (examples/python) hammer the wave simulator as
-//! service "checkout" and report to the daemon. Debian's Prometheus scrapes the daemon (and a
+//! Four processes of the Python retry wrapper (clients/python, through
+//! examples/python/run_scenario.py) hammer the wave simulator as service "checkout" and report
+//! to the daemon. Debian's Prometheus scrapes the daemon (and a
 //! closed port, as a second claudewatch) every second with the rules of
-//! deploy/prometheus/rules, time-compressed.
+//! deploy/prometheus/rules and the vantage-point rules of deploy/prometheus/federation
+//! (regional.rules.yml, which the dashboard's "By vantage point" row reads), time-compressed.
 //!
 //! Time compression: production probes once a minute; here every 2 s, 30× faster. The test
 //! rewrites the rules file by the same factor: every `for:` and every range window is divided by
@@ -24,10 +26,8 @@
 //! `promtool check metrics` accepts the daemon's `/metrics`.
 
 mod common;
-#[path = "common/tools.rs"]
-mod tools;
 
-use tools::{Proc, closed_addr, simulator};
+use common::tools::{self, Proc, closed_addr, simulator};
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -39,6 +39,20 @@ use serde_json::Value;
 /// How much faster than production the test runs: probes every 2 s instead of 60 s.
 const SPEEDUP: u64 = 30;
 const PROBE_INTERVAL: &str = "2s";
+
+/// The rules files Prometheus loads: (path in the repository, file name in the test's directory).
+const RULE_FILES: [(&str, &str); 2] = [
+    ("deploy/prometheus/rules/claudewatch.rules.yml", "claudewatch.rules.yml"),
+    ("deploy/prometheus/federation/regional.rules.yml", "regional.rules.yml"),
+];
+
+/// Metrics that other issues of this wave add to the daemon: expressions over them (rules and
+/// dashboard panels) cannot return series yet and are skipped. Once the daemon exports one, the
+/// test fails until its entry is removed here.
+const PENDING: [(&str, &str); 2] = [
+    ("claudewatch_verdict", "issue 16 (the verdict)"),
+    ("claudewatch_probe_phase_seconds", "issue 14 (phase timings)"),
+];
 
 /// Divides every `for:` duration and every range-selector window of a rules file by `factor`.
 /// Returns the rewritten text and how many durations it rewrote. Panics on a duration that
@@ -120,6 +134,8 @@ fn substitute(expr: &str) -> String {
         .replace("$instance", ".*")
         .replace("$probe", ".*")
         .replace("$service", ".*")
+        .replace("$region", ".*")
+        .replace("$phase", ".*")
 }
 
 /// Every PromQL expression of a dashboard: (where, expression).
@@ -202,26 +218,63 @@ async fn prometheus_scrapes_the_daemon_and_every_rule_panel_and_alert_works() {
     let client = common::client();
     let started = now();
 
-    // --- The simulated API, three ways ------------------------------------------------------
-    let (_wave_sim, wave) = simulator("econnreset-wave", &["--time-scale", "10"], logs);
-    let faults = logs.join("faults.toml");
-    std::fs::write(
-        &faults,
-        "name = \"e2e-faults\"\nrepeat = true\n[[phase]]\nname = \"mixed\"\nduration = \"1h\"\n\
-         faults = { overloaded = 0.45, rate_limited = 0.45 }\nretry_after = 3\n",
-    )
-    .unwrap();
-    let (_faulty_sim, faulty) = simulator(faults.to_str().unwrap(), &[], logs);
-    let slow_toml = logs.join("slow.toml");
-    std::fs::write(
-        &slow_toml,
-        "name = \"e2e-slow\"\nrepeat = true\n[[phase]]\nname = \"slow\"\nduration = \"1h\"\n\
-         latency = { median = \"11s\", p99 = \"12s\" }\n",
-    )
-    .unwrap();
-    let (_slow_sim, slow) = simulator(slow_toml.to_str().unwrap(), &[], logs);
+    let sims = Simulators::start(logs);
+    open_incident(&client, &sims.wave).await;
+    let closed = closed_addr();
+    let daemon = start_daemon(logs, &sims, closed);
+    let daemon_url = format!("http://{}", daemon.addr);
+    let (_prometheus, prom) = start_prometheus(logs, &client, daemon.addr, closed).await;
+    let wrappers = start_wrappers(logs, &sims.wave, &daemon_url);
 
-    // An incident on the wave simulator's status page, as the vendor would post it.
+    let fired = wait_for_every_alert(&prom, logs, daemon.addr).await;
+    eprintln!("e2e: after {:.0} s, alerts that fired:", now() - started);
+    for (alert, subjects) in &fired {
+        eprintln!("  {alert}: {subjects:?}");
+    }
+    check_the_alerts_fired_for_their_subjects(&fired, closed);
+    let metrics = check_the_wrappers_tally(wrappers, daemon.addr).await;
+    check_every_expression_returned_series(&prom, started, &metrics).await;
+
+    // --- promtool check metrics on the daemon's /metrics -----------------------------------
+    let (passed, output) = common::promtool_check_metrics(&metrics.text);
+    assert!(passed, "promtool check metrics:\n{output}");
+    drop(daemon);
+}
+
+/// The simulated API, three ways: the ECONNRESET wave 10× faster, 45 % overloaded and 45 %
+/// rate limited, and answers after 11 s.
+struct Simulators {
+    wave: String,
+    faulty: String,
+    slow: String,
+    _procs: [Proc; 3],
+}
+
+impl Simulators {
+    fn start(logs: &Path) -> Simulators {
+        let (wave_sim, wave) = simulator("econnreset-wave", &["--time-scale", "10"], logs);
+        let faults = logs.join("faults.toml");
+        std::fs::write(
+            &faults,
+            "name = \"e2e-faults\"\nrepeat = true\n[[phase]]\nname = \"mixed\"\nduration = \"1h\"\n\
+             faults = { overloaded = 0.45, rate_limited = 0.45 }\nretry_after = 3\n",
+        )
+        .unwrap();
+        let (faulty_sim, faulty) = simulator(faults.to_str().unwrap(), &[], logs);
+        let slow_toml = logs.join("slow.toml");
+        std::fs::write(
+            &slow_toml,
+            "name = \"e2e-slow\"\nrepeat = true\n[[phase]]\nname = \"slow\"\nduration = \"1h\"\n\
+             latency = { median = \"11s\", p99 = \"12s\" }\n",
+        )
+        .unwrap();
+        let (slow_sim, slow) = simulator(slow_toml.to_str().unwrap(), &[], logs);
+        Simulators { wave, faulty, slow, _procs: [wave_sim, faulty_sim, slow_sim] }
+    }
+}
+
+/// An incident on the wave simulator's status page, as the vendor would post it.
+async fn open_incident(client: &reqwest::Client, wave: &str) {
     let incident = client
         .post(format!("{wave}/_sim/status/incidents"))
         .body(r#"{"title": "Elevated connection resets on the Messages API", "impact": "major"}"#)
@@ -230,9 +283,12 @@ async fn prometheus_scrapes_the_daemon_and_every_rule_panel_and_alert_works() {
         .unwrap();
     let incident: Value = serde_json::from_str(&incident.text().await.unwrap()).unwrap();
     assert!(incident["id"].is_string(), "no incident id: {incident}");
+}
 
-    // --- The daemon -----------------------------------------------------------------------
-    let closed = closed_addr();
+/// The daemon: a probe of each simulator (two of the wave, one streaming), one whose key
+/// variable is unset (it never runs, so it goes stale), a control target and a status page
+/// nobody serves, and the wave simulator's status page.
+fn start_daemon(logs: &Path, sims: &Simulators, closed: std::net::SocketAddr) -> common::BinaryDaemon {
     let probe = |name: &str, base: &str, key_env: &str, extra: &str| {
         format!(
             "[[probe]]\nname = \"{name}\"\nbase_url = \"{base}\"\nmodel = \"claude-haiku-4-5\"\n\
@@ -240,6 +296,7 @@ async fn prometheus_scrapes_the_daemon_and_every_rule_panel_and_alert_works() {
         )
     };
     let key = "CLAUDEWATCH_E2E_KEY";
+    let wave = &sims.wave;
     let config = format!(
         "[server]\nlisten = \"127.0.0.1:0\"\n\n{}{}{}{}{}\
          [[control]]\nname = \"unreachable\"\nurl = \"http://{closed}/\"\ninterval = \"{PROBE_INTERVAL}\"\ntimeout = \"1s\"\n\n\
@@ -247,34 +304,43 @@ async fn prometheus_scrapes_the_daemon_and_every_rule_panel_and_alert_works() {
          interval = \"1s\"\ntimeout = \"1s\"\n\n\
          [[status_page]]\nname = \"unreachable\"\nfeed_url = \"http://{closed}/history.atom\"\ninterval = \"1s\"\ntimeout = \"1s\"\n\n\
          [ingest]\nenabled = true\n",
-        probe("wave", &wave, key, "timeout = \"1500ms\""),
-        probe("wave-stream", &wave, key, "timeout = \"1500ms\"\nstream = true"),
-        probe("faulty", &faulty, key, "timeout = \"1500ms\""),
-        probe("slow", &slow, key, "timeout = \"20s\""),
+        probe("wave", wave, key, "timeout = \"1500ms\""),
+        probe("wave-stream", wave, key, "timeout = \"1500ms\"\nstream = true"),
+        probe("faulty", &sims.faulty, key, "timeout = \"1500ms\""),
+        probe("slow", &sims.slow, key, "timeout = \"20s\""),
         // Its key variable is unset: the probe never runs, so it goes stale.
-        probe("unkeyed", &wave, "CLAUDEWATCH_E2E_UNSET", "timeout = \"1500ms\""),
+        probe("unkeyed", wave, "CLAUDEWATCH_E2E_UNSET", "timeout = \"1500ms\""),
     );
     let config_file = logs.join("claudewatch.toml");
     std::fs::write(&config_file, &config).unwrap();
-    let daemon = common::BinaryDaemon::spawn(&config_file, &[(key, "sk-ant-e2e-test")]);
-    let daemon_url = format!("http://{}", daemon.addr);
+    common::BinaryDaemon::spawn(&config_file, &[(key, "sk-ant-e2e-test")])
+}
 
-    // --- Prometheus -----------------------------------------------------------------------
-    let (rules, _) = speed_up_rules(&tools::read("deploy/prometheus/rules/claudewatch.rules.yml"), SPEEDUP);
-    std::fs::write(logs.join("claudewatch.rules.yml"), rules).unwrap();
+/// Debian's Prometheus on loopback with this repository's rules and the vantage-point rules,
+/// time-compressed, scraping the daemon and a closed port (a second claudewatch that is down)
+/// every second.
+async fn start_prometheus(
+    logs: &Path,
+    client: &reqwest::Client,
+    daemon: std::net::SocketAddr,
+    closed: std::net::SocketAddr,
+) -> (Proc, Prometheus) {
+    for (path, name) in RULE_FILES {
+        let (rules, _) = speed_up_rules(&tools::read(path), SPEEDUP);
+        std::fs::write(logs.join(name), rules).unwrap();
+    }
     std::fs::write(
         logs.join("prometheus.yml"),
         format!(
             "global:\n  scrape_interval: 1s\n  scrape_timeout: 900ms\n  evaluation_interval: 1s\n\
-             rule_files:\n  - claudewatch.rules.yml\n\
-             scrape_configs:\n  - job_name: claudewatch\n    static_configs:\n      - targets: [\"{}\", \"{closed}\"]\n",
-            daemon.addr
+             rule_files:\n  - claudewatch.rules.yml\n  - regional.rules.yml\n\
+             scrape_configs:\n  - job_name: claudewatch\n    static_configs:\n      - targets: [\"{daemon}\", \"{closed}\"]\n"
         ),
     )
     .unwrap();
     let prom_addr = closed_addr();
     let prom_log = std::fs::File::create(logs.join("prometheus.log")).unwrap();
-    let _prometheus = Proc::spawn(
+    let prometheus = Proc::spawn(
         "prometheus",
         Command::new(tools::tool("prometheus"))
             .arg(format!("--config.file={}", logs.join("prometheus.yml").display()))
@@ -297,26 +363,36 @@ async fn prometheus_scrapes_the_daemon_and_every_rule_panel_and_alert_works() {
         assert!(Instant::now() < deadline, "Prometheus not ready in 30 s:\n{}", log(logs, "prometheus.log"));
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    (prometheus, prom)
+}
 
-    // --- The apps: the Python retry wrapper, hammering the wave simulator ------------------
-    let wrappers: Vec<Proc> = (0..4)
+/// The apps: four processes of the Python retry wrapper, hammering the wave simulator.
+fn start_wrappers(logs: &Path, wave: &str, daemon_url: &str) -> Vec<Proc> {
+    (0..4)
         .map(|i| {
             Proc::spawn(
                 &format!("python wrapper {i}"),
                 Command::new(tools::python())
                     .arg(tools::repo_file("examples/python/run_scenario.py"))
-                    .args(["--api-url", &wave, "--daemon-url", &daemon_url, "--service", "checkout", "--fast"])
+                    .args(["--api-url", wave, "--daemon-url", daemon_url, "--service", "checkout", "--fast"])
                     .args(["--calls", "100000", "--duration", "40", "--timeout", "2"])
-                    .env("PYTHONPATH", tools::repo_file("examples/python"))
+                    .env("PYTHONPATH", tools::repo_file("clients/python/src"))
                     .env("NO_PROXY", "127.0.0.1")
                     .stdin(Stdio::null())
                     .stdout(Stdio::piped())
                     .stderr(std::fs::File::create(logs.join(format!("wrapper-{i}.log"))).unwrap()),
             )
         })
-        .collect();
+        .collect()
+}
 
-    // --- Wait for every alert to fire (the wave takes a minute) ----------------------------
+/// Every alert of the rules file firing at least once (the wave takes a minute): alert → the
+/// subjects (probe, service, page, instance, control) it fired for.
+async fn wait_for_every_alert(
+    prom: &Prometheus,
+    logs: &Path,
+    daemon: std::net::SocketAddr,
+) -> BTreeMap<String, BTreeSet<String>> {
     let expected_alerts: BTreeSet<String> = {
         let rules = tools::read("deploy/prometheus/rules/claudewatch.rules.yml");
         rules.lines().filter_map(|l| l.trim().strip_prefix("- alert: ")).map(str::to_owned).collect()
@@ -338,22 +414,23 @@ async fn prometheus_scrapes_the_daemon_and_every_rule_panel_and_alert_works() {
             }
         }
         if expected_alerts.iter().all(|a| fired.contains_key(a)) {
-            break;
+            return fired;
         }
         if Instant::now() > deadline {
             let missing: Vec<_> = expected_alerts.iter().filter(|a| !fired.contains_key(*a)).collect();
             panic!(
                 "alerts never fired: {missing:?}; fired: {fired:?}\n--- prometheus.log\n{}\n--- daemon /metrics\n{}",
                 log(logs, "prometheus.log"),
-                common::scrape(daemon.addr).await.text
+                common::scrape(daemon).await.text
             );
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
-    eprintln!("e2e: after {:.0} s, alerts that fired:", now() - started);
-    for (alert, subjects) in &fired {
-        eprintln!("  {alert}: {subjects:?}");
-    }
+}
+
+/// Each alert fired for the subject the run made it fire for, and not for the slow but
+/// successful probe.
+fn check_the_alerts_fired_for_their_subjects(fired: &BTreeMap<String, BTreeSet<String>>, closed: std::net::SocketAddr) {
     let fired_for =
         |alert: &str, subject: &str| fired.get(alert).is_some_and(|s| s.iter().any(|x| x.contains(subject)));
     assert!(fired_for("ClaudeProbeFailureRatioHigh", "probe=wave,"), "{fired:?}");
@@ -376,8 +453,11 @@ async fn prometheus_scrapes_the_daemon_and_every_rule_panel_and_alert_works() {
         !fired_for("ClaudeProbeFailureRatioHigh", "probe=slow"),
         "the slow but successful probe was called failing"
     );
+}
 
-    // --- The wrappers' own tally matches what the daemon counted ---------------------------
+/// The exhaustions the wrappers say they reported equal what the daemon counted; returns the
+/// daemon's last scrape.
+async fn check_the_wrappers_tally(wrappers: Vec<Proc>, daemon: std::net::SocketAddr) -> common::Metrics {
     let mut exhausted_reported = 0.0;
     for w in wrappers {
         let out = w.wait_output(Duration::from_secs(60));
@@ -387,12 +467,17 @@ async fn prometheus_scrapes_the_daemon_and_every_rule_panel_and_alert_works() {
         exhausted_reported +=
             tally["events"]["exhausted"].as_object().map_or(0.0, |c| c.values().map(|v| v.as_f64().unwrap()).sum());
     }
-    let metrics = common::scrape(daemon.addr).await;
+    let metrics = common::scrape(daemon).await;
     assert!(exhausted_reported >= 16.0, "the wave exhausted only {exhausted_reported} retry chains");
     assert_eq!(metrics.sum("claudewatch_client_exhausted_total", &[("service", "checkout")]), exhausted_reported);
     eprintln!("e2e: the wrappers exhausted {exhausted_reported} retry chains; the daemon counted as many");
+    metrics
+}
 
-    // --- Every rule loaded and every expression returned series during the run -------------
+/// Every rule loaded healthy, and every expression of every rule and of every dashboard panel,
+/// variable and annotation returned at least one series during the run (but those over metrics
+/// still PENDING, which `metrics`, the daemon's last scrape, must not hold yet).
+async fn check_every_expression_returned_series(prom: &Prometheus, started: f64, metrics: &common::Metrics) {
     let groups = prom.get("/api/v1/rules", &[]).await;
     let mut rule_exprs = Vec::new();
     for g in groups["groups"].as_array().unwrap() {
@@ -403,10 +488,16 @@ async fn prometheus_scrapes_the_daemon_and_every_rule_panel_and_alert_works() {
     }
     assert_eq!(
         rule_exprs.len(),
-        tools::read("deploy/prometheus/rules/claudewatch.rules.yml")
-            .lines()
-            .filter(|l| l.trim_start().starts_with("- record:") || l.trim_start().starts_with("- alert:"))
-            .count(),
+        RULE_FILES
+            .iter()
+            .map(|(path, _)| {
+                let rules = tools::read(path);
+                rules
+                    .lines()
+                    .filter(|l| l.trim_start().starts_with("- record:") || l.trim_start().starts_with("- alert:"))
+                    .count()
+            })
+            .sum::<usize>(),
         "Prometheus did not load every rule"
     );
     let dashboards: Vec<PathBuf> = std::fs::read_dir(tools::repo_file("dashboards"))
@@ -421,28 +512,36 @@ async fn prometheus_scrapes_the_daemon_and_every_rule_panel_and_alert_works() {
         let name = file.file_name().unwrap().to_string_lossy().into_owned();
         exprs.extend(dashboard_expressions(&d).into_iter().map(|(w, e)| (format!("{name} {w}"), substitute(&e))));
     }
+    for (metric, issue) in PENDING {
+        assert!(
+            !metrics.text.contains(metric),
+            "the daemon exports {metric} now: remove it from PENDING in tests/e2e.rs (added by {issue})"
+        );
+    }
     let mut empty = Vec::new();
+    let mut pending = Vec::new();
     for (place, expr) in &exprs {
+        if let Some((_, issue)) = PENDING.iter().find(|(metric, _)| expr.contains(metric)) {
+            pending.push(format!("{place} (awaits {issue})"));
+            continue;
+        }
         if prom.range(expr, started).await.is_empty() {
             empty.push(format!("{place}: {expr}"));
         }
     }
     assert!(empty.is_empty(), "expressions that returned no series during the run:\n{}", empty.join("\n"));
-    eprintln!("e2e: {} expressions (rules, panels, variables, annotations) returned series", exprs.len());
+    if !pending.is_empty() {
+        eprintln!(
+            "e2e: skipped {} expressions over metrics not exported yet:\n  {}",
+            pending.len(),
+            pending.join("\n  ")
+        );
+    }
+    eprintln!(
+        "e2e: {} expressions (rules, panels, variables, annotations) returned series",
+        exprs.len() - pending.len()
+    );
     assert!(exprs.len() > 50, "only {} expressions checked", exprs.len());
-
-    // --- promtool check metrics on the daemon's /metrics -----------------------------------
-    let mut promtool = Command::new(tools::tool("promtool"))
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::io::Write::write_all(&mut promtool.stdin.take().unwrap(), metrics.text.as_bytes()).unwrap();
-    let out = promtool.wait_with_output().unwrap();
-    assert!(out.status.success(), "promtool check metrics:\n{}", tools::both(&out));
-    drop(daemon);
 }
 
 fn log(dir: &Path, name: &str) -> String {

@@ -620,3 +620,50 @@ async fn a_disabled_endpoint_is_a_404_without_ingest_metrics() {
     assert!(!m.text.contains("claudewatch_ingest_"), "{}", m.text);
     daemon.stop().await;
 }
+
+/// Every refusal is counted, and logged with what the client was told so that an operator who
+/// sees `rejected_requests_total` climb has a line to grep; a flood of them is throttled to a
+/// line per reason and period, which says how many lines it held back.
+#[test]
+fn rejections_are_logged_per_reason_and_throttled() {
+    const FLOOD: usize = 25;
+    let file = config_file(&config(""));
+    let daemon = BinaryDaemon::spawn(file.path(), &[]);
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let url = format!("http://{}/v1/events", daemon.addr);
+    let started = std::time::Instant::now();
+    rt.block_on(async {
+        for _ in 0..FLOOD {
+            let r = client().post(&url).header("content-type", "application/json").body("{not json").send().await;
+            assert_eq!(r.unwrap().status(), 400);
+        }
+        let r = client().post(&url).header("content-type", "text/plain").body("x").send().await.unwrap();
+        assert_eq!(r.status(), 415);
+    });
+    let elapsed = started.elapsed();
+    let metrics = rt.block_on(common::scrape(daemon.addr));
+    metrics.assert_value(REJECTED, &[("reason", "invalid")], FLOOD as f64);
+
+    let rejection_lines = |reason: &str| -> Vec<Value> {
+        daemon
+            .logs()
+            .iter()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter(|l| l["message"] == "ingest request rejected" && l["reason"] == reason)
+            .collect()
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while rejection_lines("unsupported_media_type").is_empty() {
+        assert!(std::time::Instant::now() < deadline, "no rejection line:\n{}", daemon.logs().join("\n"));
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let invalid = rejection_lines("invalid");
+    assert!(!invalid.is_empty(), "no line for the invalid bodies");
+    assert!(invalid.len() as u64 <= 1 + elapsed.as_secs() / 10, "not throttled: {} lines for {FLOOD}", invalid.len());
+    let told: u64 = invalid.iter().map(|l| 1 + l["suppressed"].as_u64().unwrap()).sum();
+    assert!(told <= FLOOD as u64, "{invalid:?}");
+    assert_eq!(invalid[0]["level"], "WARN");
+    assert!(invalid[0]["error"].as_str().unwrap().starts_with("body is not valid JSON"), "{:?}", invalid[0]);
+    let media = &rejection_lines("unsupported_media_type")[0];
+    assert!(media["error"].as_str().unwrap().starts_with("Content-Type must be application/json"), "{media}");
+}

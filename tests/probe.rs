@@ -6,23 +6,12 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use claudewatch::sim::{Fault, Scenario, SimHandle, Simulator, Step};
 use common::{Daemon, Metrics, client, config_file};
 use serde_json::Value;
-
-/// Sets a test's own API key variable. Each test uses a variable of its own, set before the
-/// daemon (which reads it at start-up) exists; the tests resolve only IP literals, so no libc
-/// call reads the environment concurrently.
-fn set_key(var: &str, value: &str) {
-    // SAFETY: see above; nextest also runs every test in a process of its own.
-    unsafe { std::env::set_var(var, value) };
-}
 
 /// A probe `p` against `base_url`: by default a schedule that never fires within a test, so that
 /// `GET /probe` alone drives it, one request per call (the first run lands at a random point of
@@ -66,8 +55,8 @@ impl Rig {
 
     async fn start_with(sim: Simulator, var: &str, extra: &str) -> Rig {
         let sim = sim.start().await.expect("simulator starts");
-        set_key(var, "sk-ant-test-rig");
-        let daemon = Daemon::start(&on_demand_config(&sim.url(), var, extra)).await;
+        let daemon =
+            Daemon::start_with_env(&on_demand_config(&sim.url(), var, extra), &[(var, "sk-ant-test-rig")]).await;
         Rig { sim, daemon }
     }
 
@@ -241,8 +230,11 @@ async fn connection_failures_are_counted_by_reason() {
 
     // Nothing listening: refused.
     let closed = common::closed_port();
-    set_key("CW_TEST_KEY_REFUSED", "sk-ant-test");
-    let daemon = Daemon::start(&on_demand_config(&format!("http://{}", closed.addr), "CW_TEST_KEY_REFUSED", "")).await;
+    let daemon = Daemon::start_with_env(
+        &on_demand_config(&format!("http://{}", closed.addr), "CW_TEST_KEY_REFUSED", ""),
+        &[("CW_TEST_KEY_REFUSED", "sk-ant-test")],
+    )
+    .await;
     let r: Value =
         serde_json::from_str(&client().get(daemon.url("/probe?name=p")).send().await.unwrap().text().await.unwrap())
             .unwrap();
@@ -330,9 +322,8 @@ async fn unexpected_covers_wrong_text_and_invalid_json() {
 #[tokio::test]
 async fn on_demand_is_rate_limited_and_validates_its_query() {
     let sim = Simulator::default().start().await.unwrap();
-    set_key("CW_TEST_KEY_ON_DEMAND", "sk-ant-test");
     let config = on_demand_config(&sim.url(), "CW_TEST_KEY_ON_DEMAND", "on_demand_min_interval = \"30s\"");
-    let daemon = Daemon::start(&config).await;
+    let daemon = Daemon::start_with_env(&config, &[("CW_TEST_KEY_ON_DEMAND", "sk-ant-test")]).await;
     let http = client();
     assert_eq!(http.get(daemon.url("/probe?name=p")).send().await.unwrap().status(), 200);
     let again = http.get(daemon.url("/probe?name=p")).send().await.unwrap();
@@ -376,13 +367,12 @@ async fn an_unset_key_is_not_configured_and_sends_nothing() {
 #[tokio::test]
 async fn the_schedule_runs_probes_and_controls() {
     let sim = Simulator::default().start().await.unwrap();
-    set_key("CW_TEST_KEY_SCHEDULE", "sk-ant-test");
     let config = on_demand_config(&sim.url(), "CW_TEST_KEY_SCHEDULE", "interval = \"200ms\"")
         + &format!(
             "[[control]]\nname = \"net\"\nurl = \"{}/_sim/health\"\ninterval = \"200ms\"\ntimeout = \"1s\"\n",
             sim.url()
         );
-    let daemon = Daemon::start(&config).await;
+    let daemon = Daemon::start_with_env(&config, &[("CW_TEST_KEY_SCHEDULE", "sk-ant-test")]).await;
     let m = common::eventually(daemon.addr, Duration::from_secs(10), "scheduled probes", |m| {
         requests(m, "ok") >= 3.0
             && m.get("claudewatch_control_requests_total", &[("control", "net"), ("class", "ok")]).unwrap_or(0.0) >= 3.0
@@ -416,10 +406,9 @@ async fn the_daemon_stays_healthy_through_thousands_of_faults() {
     for _ in 0..ROUNDS {
         sim.script(cycle.iter().map(|(f, _)| Step::new(*f)));
     }
-    set_key("CW_TEST_KEY_THOUSANDS", "sk-ant-test");
     let config = on_demand_config(&sim.url(), "CW_TEST_KEY_THOUSANDS", "interval = \"1ms\"");
     let started = Instant::now();
-    let daemon = Daemon::start(&config).await;
+    let daemon = Daemon::start_with_env(&config, &[("CW_TEST_KEY_THOUSANDS", "sk-ant-test")]).await;
     let m =
         common::eventually(daemon.addr, Duration::from_secs(120), "all faults probed", |m| requests(m, "ok") >= 1.0)
             .await;
@@ -451,11 +440,10 @@ async fn the_econnreset_wave_rises_and_falls_in_metrics() {
     const TIME_SCALE: f64 = 20.0;
     let scenario = Scenario::builtin("econnreset-wave").unwrap();
     let sim = Simulator::new(scenario.clone()).time_scale(TIME_SCALE).seed(11).start().await.unwrap();
-    set_key("CW_TEST_KEY_WAVE", "sk-ant-test");
     // A timeout far beyond any injected latency, so that every reset the simulator sends is
     // seen as one however slow the machine.
     let config = on_demand_config(&sim.url(), "CW_TEST_KEY_WAVE", "interval = \"50ms\"\ntimeout = \"10s\"");
-    let daemon = Daemon::start(&config).await;
+    let daemon = Daemon::start_with_env(&config, &[("CW_TEST_KEY_WAVE", "sk-ant-test")]).await;
     let phase_of = |record: &claudewatch::sim::RequestRecord| {
         let (i, _) = scenario.position(Duration::from_secs_f64(record.at_seconds * TIME_SCALE));
         scenario.phases[i].name.clone()
@@ -524,80 +512,6 @@ async fn the_econnreset_wave_rises_and_falls_in_metrics() {
 
 // --- the real binary: promtool, and the key appearing nowhere ----------------------------------
 
-/// The binary with `--log-level trace` (every dependency's logs too), its stderr collected.
-struct Traced {
-    child: Child,
-    addr: SocketAddr,
-    lines: mpsc::Receiver<String>,
-    seen: Vec<String>,
-}
-
-impl Traced {
-    fn spawn(config: &std::path::Path, env: &[(&str, &str)]) -> Traced {
-        let mut cmd = Command::new(common::binary());
-        cmd.arg("--config").arg(config).args([
-            "--listen",
-            "127.0.0.1:0",
-            "--log-format",
-            "json",
-            "--log-level",
-            "trace",
-        ]);
-        cmd.env_remove("RUST_LOG").env_remove("ANTHROPIC_API_KEY").envs(env.iter().copied());
-        let mut child = cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
-        let stderr = child.stderr.take().unwrap();
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let mut seen = Vec::new();
-        let deadline = Instant::now() + Duration::from_secs(15);
-        let addr = loop {
-            let line = lines
-                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
-                .unwrap_or_else(|_| panic!("no listening line:\n{}", seen.join("\n")));
-            let parsed = serde_json::from_str::<Value>(&line).ok();
-            seen.push(line);
-            if let Some(v) = parsed
-                && v["message"] == "claudewatch listening"
-            {
-                break v["addr"].as_str().unwrap().parse().unwrap();
-            }
-        };
-        Traced { child, addr, lines, seen }
-    }
-
-    fn logs(&mut self) -> &[String] {
-        self.seen.extend(self.lines.try_iter());
-        &self.seen
-    }
-}
-
-impl Drop for Traced {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn promtool_check(body: &str) -> (bool, String) {
-    use std::io::Write;
-    let mut child = Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("promtool must be installed (apt-get install prometheus); .ci/install.sh installs it");
-    child.stdin.take().unwrap().write_all(body.as_bytes()).unwrap();
-    let out = child.wait_with_output().unwrap();
-    (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
-}
-
 /// A distinctive key through faults of every kind, at trace level: it must not appear in a log
 /// line, in `/metrics`, `/readyz`, a `/probe` answer, or `check-config` output (with the key in
 /// its environment). A config that pastes the key where the variable's name belongs is refused,
@@ -633,8 +547,11 @@ async fn the_key_appears_nowhere_and_promtool_accepts_the_metrics() {
     // The key travels to the child through its environment only.
     let path = config.path().to_owned();
     let env_key = key.clone();
-    let mut daemon =
-        tokio::task::spawn_blocking(move || Traced::spawn(&path, &[("CW_LEAK_KEY", env_key.as_str())])).await.unwrap();
+    let daemon = tokio::task::spawn_blocking(move || {
+        common::BinaryDaemon::spawn_at_level(&path, &[("CW_LEAK_KEY", env_key.as_str())], "trace")
+    })
+    .await
+    .unwrap();
     let m = common::eventually(daemon.addr, Duration::from_secs(30), "every scripted fault probed", |m| {
         m.sum("claudewatch_probe_requests_total", &[]) >= faults.len() as f64 + 4.0
             && m.get("claudewatch_probe_ttft_seconds_count", &[("probe", "s")]).unwrap_or(0.0) >= 1.0
@@ -692,6 +609,6 @@ async fn the_key_appears_nowhere_and_promtool_accepts_the_metrics() {
         assert!(n >= 1.0, "no {class} result in the leak run:\n{}", m.text);
     }
 
-    let (passed, output) = promtool_check(&m.text);
+    let (passed, output) = common::promtool_check_metrics(&m.text);
     assert!(passed, "promtool check metrics failed:\n{output}\n--- metrics ---\n{}", m.text);
 }

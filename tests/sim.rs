@@ -3,7 +3,6 @@
 
 mod common;
 
-use std::error::Error as _;
 use std::time::{Duration, Instant};
 
 use claudewatch::sim::statuspage::{MAX_COMPONENTS, MAX_INCIDENTS, MAX_UPDATES, SimState};
@@ -32,16 +31,9 @@ async fn json_of(r: reqwest::Response) -> Value {
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
 }
 
-/// The io::ErrorKind at the bottom of an error's source chain.
+/// The io::ErrorKind in an error's source chain (the first io::Error found).
 fn io_kind(err: &reqwest::Error) -> Option<std::io::ErrorKind> {
-    let mut source = err.source();
-    while let Some(e) = source {
-        if let Some(io) = e.downcast_ref::<std::io::Error>() {
-            return Some(io.kind());
-        }
-        source = e.source();
-    }
-    None
+    claudewatch::error::chain(err).find_map(|e| e.downcast_ref::<std::io::Error>()).map(std::io::Error::kind)
 }
 
 /// The SSE event names of a stream body.
@@ -782,5 +774,52 @@ async fn the_status_page_control_routes_are_bounded() {
     let (got, _) = status_control(&client, &sim, Method::POST, "/_sim/status/incidents", open).await;
     assert_eq!(got, 201, "room again after a delete");
 
+    sim.stop().await;
+}
+
+/// The simulator's feeds read back through the daemon's parsers: what the page holds is what
+/// the daemon sees, in both feed formats and in the summary.
+#[tokio::test]
+async fn rendered_feeds_parse_to_what_the_page_holds() {
+    use claudewatch::parse::{self, EntryKind as FeedKind, IncidentState as FeedState, Lifecycle as Phase};
+
+    let sim = start().await;
+    let page = sim.status_page();
+    let a = page.open("Elevated errors <Opus> & \"Sonnet\"", SimState::Investigating, "Looking into it.\nMore soon.");
+    assert!(page.update(&a, SimState::Identified, "Found it."));
+    let m = page.open("Database maintenance", SimState::Scheduled, "Planned.");
+    assert!(page.update(&m, SimState::InProgress, "Started."));
+    let r = page.open("Old", SimState::Investigating, "x");
+    assert!(page.update(&r, SimState::Resolved, "Fixed."));
+    let labelled = json!({"state": "update", "label": "Mitigated", "text": "after the fact"});
+    let path = format!("/_sim/status/incidents/{r}/updates");
+    let (status, _) = status_control(&common::client(), &sim, reqwest::Method::POST, &path, labelled).await;
+    assert_eq!(status, 200);
+    assert!(!page.update("nope", SimState::Resolved, "x"));
+
+    let get = |path: &str| {
+        let url = format!("{}{path}", sim.url());
+        async move { common::client().get(url).send().await.unwrap().bytes().await.unwrap() }
+    };
+    for body in [get("/history.atom").await, get("/history.rss").await] {
+        let parsed = parse::feed(&body).unwrap();
+        let by_id = |id: &str| parsed.incidents.iter().find(|i| i.id == id).unwrap();
+        let ia = by_id(&a);
+        assert_eq!(ia.title, "Elevated errors <Opus> & \"Sonnet\"");
+        assert_eq!((ia.kind, ia.state, ia.phase), (FeedKind::Incident, FeedState::Identified, Phase::Active));
+        assert_eq!(ia.updates[1].text, "Looking into it.\nMore soon.");
+        assert_eq!(ia.link.as_deref(), Some(format!("{}/incidents/{a}", sim.url()).as_str()));
+        assert!(ia.updates[0].at.is_some());
+        let im = by_id(&m);
+        assert_eq!((im.kind, im.state, im.phase), (FeedKind::Maintenance, FeedState::InProgress, Phase::Active));
+        let ir = by_id(&r);
+        assert_eq!((ir.state, ir.phase), (FeedState::Unknown, Phase::Ended));
+        assert_eq!(ir.updates[0].label, "Mitigated");
+    }
+    let summary = parse::summary(&get("/api/v2/summary.json").await).unwrap();
+    let names: Vec<&str> = summary.components.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, ["claude.ai", "Claude Code", "platform.claude.com", "Claude API (api.anthropic.com)"]);
+    assert_eq!(summary.incidents.len(), 1);
+    assert_eq!(summary.incidents[0].id, a);
     sim.stop().await;
 }

@@ -1,13 +1,16 @@
-//! The client wrappers in `examples/` (Python around `anthropic`, TypeScript around
-//! `@anthropic-ai/sdk`), run for real: the simulator serves a scripted fault sequence (or the
-//! `econnreset-wave` scenario), the wrapper retries by the playbook and reports to the daemon,
-//! and `/metrics` must hold exactly the retries, exhaustions and calls that the faults cause.
+//! The client packages (`clients/python` around `anthropic`, `clients/typescript` around
+//! `@anthropic-ai/sdk`), run for real through the example runners in `examples/`: the simulator
+//! serves a scripted fault sequence (or the `econnreset-wave` scenario), the wrapper retries by
+//! the playbook and reports to the daemon, and `/metrics` must hold exactly the retries,
+//! exhaustions and calls that the faults cause.
 //!
-//! The tools come from `.ci/install.sh`: the Python venv under `target/ci-tools/venv` (with
-//! `anthropic`) and `examples/typescript/node_modules` (with the SDK and `tsc`). A missing tool
-//! fails the test with the command that installs it.
+//! The packages are installed from their artifacts (the wheel, the npm tarball) into clean
+//! environments by `clients/stage.sh`, with the tools from `.ci/install.sh`. A missing tool fails
+//! the test with the command that installs it.
 
 mod common;
+
+use common::tools;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -37,53 +40,20 @@ fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn python() -> PathBuf {
-    let venv = root().join("target/ci-tools/venv/bin/python");
-    assert!(venv.exists(), "{} is missing: run `bash .ci/install.sh` (it installs anthropic)", venv.display());
-    venv
+/// The packages, installed from their artifacts (see `clients/stage.sh`).
+fn staged() -> &'static Path {
+    static STAGED: OnceLock<PathBuf> = OnceLock::new();
+    STAGED.get_or_init(tools::staged_clients)
 }
 
-/// Compiles the TypeScript wrapper once per content of its sources, into
-/// `examples/typescript/.build/<hash>` (inside the package, so `node_modules` resolves). Test
-/// processes that run at once build into directories of their own and rename atomically.
-fn typescript_build() -> &'static Path {
-    static BUILD: OnceLock<PathBuf> = OnceLock::new();
-    BUILD.get_or_init(|| {
-        use std::hash::{Hash, Hasher};
-        let dir = root().join("examples/typescript");
-        let tsc = dir.join("node_modules/.bin/tsc");
-        assert!(
-            tsc.exists(),
-            "{} is missing: run `bash .ci/install.sh` (npm ci in examples/typescript)",
-            tsc.display()
-        );
-        let mut hasher = std::collections::hash_map::DefaultHasher::new();
-        let mut inputs: Vec<PathBuf> = std::fs::read_dir(dir.join("src")).unwrap().map(|e| e.unwrap().path()).collect();
-        inputs.extend([dir.join("tsconfig.json"), dir.join("package-lock.json")]);
-        inputs.sort();
-        for path in &inputs {
-            std::fs::read(path).unwrap().hash(&mut hasher);
-        }
-        let out = dir.join(format!(".build/{:016x}", hasher.finish()));
-        if out.join("run-scenario.js").exists() {
-            return out;
-        }
-        let tmp = dir.join(format!(".build/tmp-{}", std::process::id()));
-        let status = Command::new(&tsc)
-            .arg("-p")
-            .arg(&dir)
-            .arg("--outDir")
-            .arg(&tmp)
-            .status()
-            .expect("node must be installed to run tsc");
-        assert!(status.success(), "tsc failed on examples/typescript");
-        if std::fs::rename(&tmp, &out).is_err() {
-            // Another test process got there first with the same sources.
-            let _ = std::fs::remove_dir_all(&tmp);
-        }
-        assert!(out.join("run-scenario.js").exists(), "no {}", out.display());
-        out
-    })
+/// The clean venv's Python, which has the wheel.
+fn python() -> PathBuf {
+    staged().join("venv/bin/python")
+}
+
+/// The examples, compiled against the npm tarball installed in a clean app.
+fn typescript_build() -> PathBuf {
+    staged().join("node/dist/examples")
 }
 
 /// Runs the wrapper's scenario runner and returns its JSON tally.

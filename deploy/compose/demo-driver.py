@@ -3,8 +3,8 @@
 
 - Plays the vendor: opens an incident on the simulator's status page when the ECONNRESET wave
   begins, moves it to Identified and Monitoring during the wave, resolves it after.
-- Plays an app: calls the simulated API through the retry playbook wrapper
-  (examples/python/claudewatch_retry.py) as service "demo-checkout", reporting retries and
+- Plays an app: calls the simulated API through the retry playbook package
+  (clients/python, import name claudewatch_retry) as service "demo-checkout", reporting retries and
   exhaustions to the demo daemon.
 
 Times follow the built-in econnreset-wave scenario (10 minutes from the simulator's start);

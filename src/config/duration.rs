@@ -3,7 +3,7 @@
 use std::fmt;
 use std::time::Duration as StdDuration;
 
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use super::text_serde::serde_as_text;
 
 /// A `std::time::Duration` that (de)serializes as a human string, so config files and the
 /// effective config printed by `check-config` read alike.
@@ -46,18 +46,7 @@ impl std::str::FromStr for Duration {
     }
 }
 
-impl<'de> Deserialize<'de> for Duration {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let raw = String::deserialize(deserializer)?;
-        raw.parse().map_err(serde::de::Error::custom)
-    }
-}
-
-impl Serialize for Duration {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
-    }
-}
+serde_as_text!(Duration);
 
 #[cfg(test)]
 mod tests {

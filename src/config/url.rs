@@ -1,33 +1,78 @@
 //! The one check of every URL the daemon fetches (status feeds, probe targets): absolute
 //! http(s), a host, and no credentials. A `user:password@` in a URL would reach the warn logs,
 //! reqwest's error text and `check-config` output; secrets come from the environment instead.
+//!
+//! [`HttpUrl`] is checked once, as the config loads, and kept parsed: the layers use the value
+//! the loader checked rather than parsing the text again at start-up.
 
+use std::fmt;
+use std::str::FromStr;
+
+use super::text_serde::serde_as_text;
 use reqwest::Url;
 
-use super::Findings;
-
-/// An absolute http(s) URL with a host and without credentials, or what is wrong with it. The
-/// message repeats the value only when it holds no `@`, so it never echoes a password.
-pub fn parse_http_url(raw: &str) -> Result<Url, String> {
-    let url = Url::parse(raw).map_err(|e| format!("{} is not a valid URL: {e}", shown(raw)))?;
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err(format!("{} must be an http:// or https:// URL, not {}:", shown(raw), url.scheme()));
-    }
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err("must not carry credentials (user:password@): they would show in logs and error messages; \
-             secrets come from the environment"
-            .into());
-    }
-    if url.host_str().is_none_or(str::is_empty) {
-        return Err(format!("{} has no host", shown(raw)));
-    }
-    Ok(url)
+/// An absolute http(s) URL with a host and without credentials. It keeps the text it was
+/// written as and (de)serializes as that text, so config files and `check-config` output read
+/// alike (the parsed form may differ: `https://x` parses as `https://x/`).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct HttpUrl {
+    raw: String,
+    url: Url,
 }
 
-/// Checks the URL in `field`: on a problem reports an error there and returns `None`.
-pub fn check_http_url(findings: &mut Findings, field: &'static str, raw: &str) -> Option<Url> {
-    parse_http_url(raw).map_err(|message| findings.error(field, message)).ok()
+impl HttpUrl {
+    /// The parsed URL.
+    pub fn url(&self) -> &Url {
+        &self.url
+    }
+
+    /// The text as written.
+    pub fn as_str(&self) -> &str {
+        &self.raw
+    }
+
+    /// Whether the host is a loopback address or `localhost` (where a cleartext key or a
+    /// proxy bypass is harmless).
+    pub fn is_loopback(&self) -> bool {
+        let Some(host) = self.url.host_str() else { return false };
+        host.eq_ignore_ascii_case("localhost")
+            || host
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback())
+    }
 }
+
+impl FromStr for HttpUrl {
+    type Err = String;
+
+    /// The URL, or what is wrong with it. The message repeats the value only when it holds no
+    /// `@`, so it never echoes a password.
+    fn from_str(raw: &str) -> Result<Self, Self::Err> {
+        let url = Url::parse(raw).map_err(|e| format!("{} is not a valid URL: {e}", shown(raw)))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(format!("{} must be an http:// or https:// URL, not {}:", shown(raw), url.scheme()));
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err("must not carry credentials (user:password@): they would show in logs and error messages; \
+                 secrets come from the environment"
+                .into());
+        }
+        if url.host_str().is_none_or(str::is_empty) {
+            return Err(format!("{} has no host", shown(raw)));
+        }
+        Ok(HttpUrl { raw: raw.to_owned(), url })
+    }
+}
+
+impl fmt::Display for HttpUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.raw)
+    }
+}
+
+serde_as_text!(HttpUrl);
 
 /// `raw` quoted for a message, unless it may hold credentials.
 fn shown(raw: &str) -> String {
@@ -37,6 +82,10 @@ fn shown(raw: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn parse_http_url(raw: &str) -> Result<HttpUrl, String> {
+        raw.parse()
+    }
 
     #[test]
     fn http_and_https_with_a_host_pass() {
@@ -70,12 +119,15 @@ mod tests {
     }
 
     #[test]
-    fn check_reports_on_the_field() {
-        let mut findings = Findings::default();
-        assert!(check_http_url(&mut findings, "feed_url", "https://a:b@x/").is_none());
-        assert!(check_http_url(&mut findings, "summary_url", "https://x/").is_some());
-        let items = findings.into_items();
-        assert_eq!(items.len(), 1, "{items:?}");
-        assert_eq!(items[0].1, "feed_url");
+    fn loopback_hosts() {
+        for (raw, loopback) in [
+            ("http://127.0.0.1:1/", true),
+            ("http://[::1]:8/", true),
+            ("http://LOCALHOST/", true),
+            ("https://api.anthropic.com", false),
+            ("http://10.0.0.1/", false),
+        ] {
+            assert_eq!(parse_http_url(raw).unwrap().is_loopback(), loopback, "{raw}");
+        }
     }
 }

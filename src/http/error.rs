@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 #[derive(Debug)]
-pub enum ApiError {
+pub(crate) enum ApiError {
     NotFound,
     MethodNotAllowed,
     /// The request (headers to answer, body included) took longer than the server allows.
@@ -48,7 +48,8 @@ impl ApiError {
         }
     }
 
-    fn message(&self) -> String {
+    /// What the client is told (and what a log line of the refusal says).
+    pub(crate) fn message(&self) -> String {
         match self {
             ApiError::NotFound => "no such endpoint; see /metrics, /healthz, /readyz".into(),
             ApiError::MethodNotAllowed => "method not allowed on this endpoint".into(),

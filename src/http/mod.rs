@@ -1,11 +1,13 @@
-//! The daemon's HTTP surface: `/metrics`, `/healthz`, `/readyz`, and whatever routes the layers
-//! add (the ingest endpoint, on-demand probes). Everything else is a JSON 404 (or 405), and no
-//! request outlives `[server] request_timeout`.
+//! The daemon's HTTP surface: its `[server]` section, `/metrics`, `/healthz`, `/readyz`, and
+//! whatever routes the layers add (the ingest endpoint, on-demand probes). Everything else is a
+//! JSON 404 (or 405), and no request outlives `[server] request_timeout`.
 
+mod config;
 mod error;
-pub mod serve;
+pub(crate) mod serve;
 
-pub use error::ApiError;
+pub use config::ServerConfig;
+pub(crate) use error::ApiError;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,14 +30,14 @@ pub const DEFAULT_BODY_LIMIT: usize = 64 * 1024;
 
 /// What the core routes read.
 #[derive(Clone)]
-pub struct AppState {
-    pub registry: Arc<Registry>,
-    pub readiness: Readiness,
+pub(crate) struct AppState {
+    pub(crate) registry: Arc<Registry>,
+    pub(crate) readiness: Readiness,
 }
 
 /// The core routes merged with the layers' routes, with the body limit, the request deadline
 /// and JSON errors for unknown paths and methods.
-pub fn router(state: AppState, layer_routes: Router, request_timeout: Duration) -> Router {
+pub(crate) fn router(state: AppState, layer_routes: Router, request_timeout: Duration) -> Router {
     Router::new()
         .route("/metrics", get(metrics))
         .route("/healthz", get(healthz))

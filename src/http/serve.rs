@@ -18,15 +18,15 @@ use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 
 /// A client must send its request headers within this time.
-pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How long in-flight requests get to finish once shutdown starts.
-pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(3);
+pub(crate) const DRAIN_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Serves `router` on `listener` until `shutdown` is cancelled, then drains open connections
 /// for at most [`DRAIN_TIMEOUT`]. At most `max_connections` are open at once; further clients
 /// wait in the listen backlog rather than costing memory here.
-pub async fn serve(listener: TcpListener, router: Router, max_connections: usize, shutdown: CancellationToken) {
+pub(crate) async fn serve(listener: TcpListener, router: Router, max_connections: usize, shutdown: CancellationToken) {
     let graceful = GracefulShutdown::new();
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new()).header_read_timeout(HEADER_READ_TIMEOUT).keep_alive(true);

@@ -10,15 +10,15 @@ use subtle::{Choice, ConditionallySelectable, ConstantTimeEq};
 /// or the same value for everyone when authentication is off. It tells clients apart (the
 /// idempotency keys are scoped by it) without holding anything secret.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct ClientId(pub(super) u32);
+pub(super) struct ClientId(pub(super) u32);
 
 impl ClientId {
     /// Every client of an endpoint without tokens.
-    pub const ANYONE: ClientId = ClientId(0);
+    pub(super) const ANYONE: ClientId = ClientId(0);
 }
 
 /// Who may post events.
-pub enum Auth {
+pub(super) enum Auth {
     /// No `tokens_env`: anyone who can reach the port.
     Open,
     /// `Authorization: Bearer T` for one of these tokens.
@@ -41,7 +41,7 @@ impl fmt::Debug for Auth {
 impl Auth {
     /// From the config's `tokens_env` and a way to read the environment: comma-separated
     /// tokens, surrounding whitespace trimmed, empty entries ignored.
-    pub fn from_config(tokens_env: Option<&str>, env: impl Fn(&str) -> Option<String>) -> Auth {
+    pub(super) fn from_config(tokens_env: Option<&str>, env: impl Fn(&str) -> Option<String>) -> Auth {
         let Some(var) = tokens_env else { return Auth::Open };
         let tokens: Vec<Box<[u8]>> = env(var)
             .unwrap_or_default()
@@ -54,7 +54,7 @@ impl Auth {
     }
 
     /// Who sent a request with this `Authorization` header, or `None` when it may not post.
-    pub fn authorize(&self, authorization: Option<&HeaderValue>) -> Option<ClientId> {
+    pub(super) fn authorize(&self, authorization: Option<&HeaderValue>) -> Option<ClientId> {
         let tokens = match self {
             Auth::Open => return Some(ClientId::ANYONE),
             Auth::Misconfigured => return None,

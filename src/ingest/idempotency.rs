@@ -15,16 +15,16 @@ use std::time::{Duration, Instant};
 use super::auth::ClientId;
 
 /// How long a key is remembered.
-pub const WINDOW: Duration = Duration::from_secs(600);
+pub(super) const WINDOW: Duration = Duration::from_secs(600);
 
 /// The longest key accepted, in bytes.
-pub const MAX_KEY_LEN: usize = 128;
+pub(super) const MAX_KEY_LEN: usize = 128;
 
 /// Keys remembered at most (about 2 MB at the longest keys).
-pub const DEFAULT_CAPACITY: usize = 10_000;
+pub(super) const DEFAULT_CAPACITY: usize = 10_000;
 
 /// Checks an `Idempotency-Key` value: 1–128 visible ASCII characters.
-pub fn check_key(key: &[u8]) -> Result<&str, String> {
+pub(super) fn check_key(key: &[u8]) -> Result<&str, String> {
     if key.is_empty() || key.len() > MAX_KEY_LEN || !key.iter().all(|b| (0x21..=0x7e).contains(b)) {
         return Err(format!(
             "must be 1–{MAX_KEY_LEN} visible ASCII characters (no spaces), such as a UUID; got {} bytes",
@@ -37,7 +37,7 @@ pub fn check_key(key: &[u8]) -> Result<&str, String> {
 
 /// The keys seen within the window, oldest first.
 #[derive(Debug)]
-pub struct SeenKeys {
+pub(super) struct SeenKeys {
     window: Duration,
     capacity: usize,
     inner: Mutex<Inner>,
@@ -68,15 +68,15 @@ impl Inner {
 }
 
 impl SeenKeys {
-    pub fn new(window: Duration, capacity: usize) -> Self {
+    pub(super) fn new(window: Duration, capacity: usize) -> Self {
         Self { window, capacity: capacity.max(1), inner: Mutex::new(Inner::default()) }
     }
 
     /// Records `key` of `client` as accepted at `now` and returns `false`, or returns `true`
     /// when the same client's key was already accepted within the window (and then records
     /// nothing).
-    pub fn check_and_insert(&self, client: ClientId, key: &str, now: Instant) -> bool {
-        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+    pub(super) fn check_and_insert(&self, client: ClientId, key: &str, now: Instant) -> bool {
+        let mut inner = self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         while let Some((at, _, _)) = inner.order.front() {
             if now.saturating_duration_since(*at) < self.window {
                 break;
@@ -96,12 +96,9 @@ impl SeenKeys {
     }
 
     /// Keys currently remembered.
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    fn len(&self) -> usize {
         self.inner.lock().unwrap_or_else(|p| p.into_inner()).order.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 }
 

@@ -25,16 +25,16 @@ use crate::classify::ErrorClass;
 use crate::telemetry::labels::label_enum;
 
 /// Upper bounds of the attempts histogram: 1, 2, … 10 attempts, then `+Inf`.
-pub const ATTEMPT_BUCKETS: usize = 10;
+pub(super) const ATTEMPT_BUCKETS: usize = 10;
 
 label_enum! {
     /// `claudewatch_ingest_events_total{result}`.
-    pub enum EventResult { Accepted => "accepted", Rejected => "rejected" }
+    pub(super) enum EventResult { Accepted => "accepted", Rejected => "rejected" }
 }
 
 label_enum! {
     /// `claudewatch_ingest_rejected_requests_total{reason}`.
-    pub enum RejectReason {
+    pub(super) enum RejectReason {
         Invalid => "invalid",
         Unauthorized => "unauthorized",
         TooLarge => "too_large",
@@ -45,12 +45,12 @@ label_enum! {
 
 label_enum! {
     /// `claudewatch_ingest_overflow_total{label}`.
-    pub enum OverflowLabel { Service => "service", Model => "model" }
+    pub(super) enum OverflowLabel { Service => "service", Model => "model" }
 }
 
 label_enum! {
     /// The `outcome` of `claudewatch_client_calls_total`: finished calls only.
-    pub enum CallOutcome { Success => "success", Exhausted => "exhausted", Failure => "failure" }
+    pub(super) enum CallOutcome { Success => "success", Exhausted => "exhausted", Failure => "failure" }
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -94,7 +94,7 @@ struct OverflowLabels {
 /// A histogram of whole attempts with buckets 1–10, where one observation can stand for many
 /// calls (`count`), so a pre-aggregated event costs a few atomic adds instead of a loop.
 #[derive(Clone, Debug, Default)]
-pub struct AttemptsHistogram {
+pub(super) struct AttemptsHistogram {
     inner: Arc<AttemptsInner>,
 }
 
@@ -109,7 +109,7 @@ struct AttemptsInner {
 
 impl AttemptsHistogram {
     /// Records `calls` calls that each took `attempts` attempts.
-    pub fn observe(&self, attempts: u8, calls: u64) {
+    pub(super) fn observe(&self, attempts: u8, calls: u64) {
         let slot = usize::from(attempts.max(1) - 1).min(ATTEMPT_BUCKETS);
         self.inner.buckets[slot].fetch_add(calls, Ordering::Relaxed);
         self.inner.sum.fetch_add(u64::from(attempts) * calls, Ordering::Relaxed);
@@ -175,7 +175,7 @@ impl<T> Bounded<T> {
     /// `other`, and `true` for "overflowed".
     fn get(&self, value: &str, make: impl Fn(&str) -> T) -> (Arc<T>, bool) {
         {
-            let values = self.values.read().unwrap_or_else(|p| p.into_inner());
+            let values = self.values.read().unwrap_or_else(std::sync::PoisonError::into_inner);
             if let Some(series) = values.get(value) {
                 return (Arc::clone(series), false);
             }
@@ -188,7 +188,7 @@ impl<T> Bounded<T> {
                 return (self.other(make), true);
             }
         }
-        let mut values = self.values.write().unwrap_or_else(|p| p.into_inner());
+        let mut values = self.values.write().unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some(series) = values.get(value) {
             return (Arc::clone(series), false);
         }
@@ -208,7 +208,7 @@ impl<T> Bounded<T> {
 }
 
 /// The layer's families and the guard in front of them.
-pub struct IngestMetrics {
+pub(super) struct IngestMetrics {
     retries: Family<ServiceClassLabels, Counter>,
     exhausted: Family<ServiceClassLabels, Counter>,
     calls: Family<ServiceOutcomeLabels, Counter>,
@@ -225,7 +225,7 @@ impl IngestMetrics {
     /// Registers the families; the bounded combinations of the `ingest_*` families start at 0,
     /// and so does every series of each of `services` (which take their place under
     /// `max_services`; the config has checked their names and number).
-    pub fn new(registry: &mut Registry, max_services: usize, max_models: usize, services: &[String]) -> Self {
+    pub(super) fn new(registry: &mut Registry, max_services: usize, max_models: usize, services: &[String]) -> Self {
         let events_family = Family::<ResultLabels, Counter>::default();
         let rejected_family = Family::<ReasonLabels, Counter>::default();
         let overflow_family = Family::<OverflowLabels, Counter>::default();
@@ -326,7 +326,7 @@ impl IngestMetrics {
     }
 
     /// Counts the events of one accepted body.
-    pub fn record(&self, events: &[Event<'_>]) {
+    pub(super) fn record(&self, events: &[Event<'_>]) {
         // Batches usually repeat one service and model: look each up once per run of equal
         // values, not once per event.
         let mut service: Option<(&str, Arc<ServiceSeries>, bool)> = None;
@@ -392,7 +392,7 @@ impl IngestMetrics {
     }
 
     /// Counts a refused request and the events it held (0 when unknown).
-    pub fn reject(&self, reason: RejectReason, events: usize) {
+    pub(super) fn reject(&self, reason: RejectReason, events: usize) {
         self.rejected[reason as usize].inc();
         if events > 0 {
             self.events[1].inc_by(events as u64);

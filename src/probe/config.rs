@@ -1,13 +1,8 @@
 //! The `[[probe]]` and `[[control]]` tables: defaults, and the rules serde cannot check.
 
-use reqwest::Url;
 use serde::{Deserialize, Serialize};
 
-use crate::config::url::parse_http_url;
-use crate::config::{Duration, Findings, Section};
-
-/// The longest target name: names are label values and `/probe?name=` arguments.
-pub const MAX_NAME_LEN: usize = 64;
+use crate::config::{Duration, Findings, HttpUrl, Section};
 
 /// One `[[probe]]` table: a tiny fixed request to the Messages API on a fixed-rate timer.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -17,7 +12,7 @@ pub struct ProbeConfig {
     pub name: String,
     /// Where the API lives; `/v1/messages` is appended (a path prefix is kept, as the SDKs do).
     #[serde(default = "defaults::base_url")]
-    pub base_url: String,
+    pub base_url: HttpUrl,
     /// The model to ask, e.g. `claude-haiku-4-5`. Required: model ids retire, and a probe of
     /// an unnamed model would measure whatever the default happened to be.
     pub model: String,
@@ -52,41 +47,42 @@ pub struct ProbeConfig {
 pub struct ControlConfig {
     /// The `control` label value.
     pub name: String,
-    pub url: String,
+    pub url: HttpUrl,
     #[serde(default = "defaults::interval")]
     pub interval: Duration,
     #[serde(default = "defaults::control_timeout")]
     pub timeout: Duration,
 }
 
+/// The defaults of the keys a file leaves out.
 mod defaults {
-    use crate::config::Duration;
+    use crate::config::{Duration, HttpUrl};
 
-    pub fn base_url() -> String {
-        "https://api.anthropic.com".into()
+    pub(super) fn base_url() -> HttpUrl {
+        "https://api.anthropic.com".parse().expect("a valid URL")
     }
-    pub fn prompt() -> String {
+    pub(super) fn prompt() -> String {
         "Reply with the word OK".into()
     }
-    pub fn expect() -> String {
+    pub(super) fn expect() -> String {
         "OK".into()
     }
-    pub fn max_tokens() -> u32 {
+    pub(super) fn max_tokens() -> u32 {
         32
     }
-    pub fn interval() -> Duration {
+    pub(super) fn interval() -> Duration {
         Duration::from_secs(60)
     }
-    pub fn timeout() -> Duration {
+    pub(super) fn timeout() -> Duration {
         Duration::from_secs(30)
     }
-    pub fn control_timeout() -> Duration {
+    pub(super) fn control_timeout() -> Duration {
         Duration::from_secs(10)
     }
-    pub fn api_key_env() -> String {
+    pub(super) fn api_key_env() -> String {
         "ANTHROPIC_API_KEY".into()
     }
-    pub fn on_demand_min_interval() -> Duration {
+    pub(super) fn on_demand_min_interval() -> Duration {
         Duration::from_secs(10)
     }
 }
@@ -100,11 +96,26 @@ const MAX_TOKENS_WARN: u32 = 1024;
 
 impl Section for ProbeConfig {
     fn validate(&self, findings: &mut Findings) {
-        check_name(&self.name, findings);
-        if let Err(message) = check_url(&self.base_url, true) {
-            findings.error("base_url", message);
-        } else if let Some(warning) = cleartext_warning(&self.base_url) {
-            findings.warning("base_url", warning);
+        findings.check_label_name("name", &self.name);
+        let base = self.base_url.url();
+        if base.query().is_some() || base.fragment().is_some() {
+            findings.error(
+                "base_url",
+                format!(
+                    "{:?} must not have a query or fragment: /v1/messages is appended to it",
+                    self.base_url.as_str()
+                ),
+            );
+        } else if base.scheme() == "http" && !self.base_url.is_loopback() {
+            // The key travels in a header: over plain http it is readable on the wire, which is
+            // fine only on loopback (the simulator).
+            findings.warning(
+                "base_url",
+                format!(
+                    "{:?} is plain http to a non-loopback host: the API key would cross the network unencrypted",
+                    self.base_url.as_str()
+                ),
+            );
         }
         if self.model.trim().is_empty() {
             findings.error("model", "must name a model, e.g. \"claude-haiku-4-5\"");
@@ -122,7 +133,7 @@ impl Section for ProbeConfig {
         }
         findings.check_period("interval", self.interval, INTERVAL_FLOOR);
         findings.check_period("timeout", self.timeout, TIMEOUT_FLOOR);
-        check_timeout_fits(self.timeout, self.interval, findings);
+        findings.check_timeout_within(self.timeout, self.interval, HANGING_TARGET);
         if self.on_demand_min_interval.get().is_zero() {
             findings.error("on_demand_min_interval", "must be greater than zero (every on-demand probe costs tokens)");
         }
@@ -136,13 +147,10 @@ impl Section for ProbeConfig {
 
 impl Section for ControlConfig {
     fn validate(&self, findings: &mut Findings) {
-        check_name(&self.name, findings);
-        if let Err(message) = check_url(&self.url, false) {
-            findings.error("url", message);
-        }
+        findings.check_label_name("name", &self.name);
         findings.check_period("interval", self.interval, INTERVAL_FLOOR);
         findings.check_period("timeout", self.timeout, TIMEOUT_FLOOR);
-        check_timeout_fits(self.timeout, self.interval, findings);
+        findings.check_timeout_within(self.timeout, self.interval, HANGING_TARGET);
     }
 
     fn name(&self) -> Option<&str> {
@@ -150,57 +158,8 @@ impl Section for ControlConfig {
     }
 }
 
-fn check_name(name: &str, findings: &mut Findings) {
-    if name.is_empty() {
-        findings.error("name", "must not be empty");
-    } else if name.len() > MAX_NAME_LEN {
-        findings.error("name", format!("must be at most {MAX_NAME_LEN} characters (it becomes a label value)"));
-    } else if !name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')) {
-        findings.error("name", format!("{name:?} may only contain ASCII letters, digits, '_', '-' and '.'"));
-    }
-}
-
-/// An absolute http(s) URL without credentials ([`parse_http_url`]), and for `base` URLs
-/// without query or fragment (they get a path appended, so a query would end up in the wrong
-/// place).
-fn check_url(raw: &str, base: bool) -> Result<Url, String> {
-    let url = parse_http_url(raw)?;
-    if base && (url.query().is_some() || url.fragment().is_some()) {
-        return Err(format!("{raw:?} must not have a query or fragment: /v1/messages is appended to it"));
-    }
-    Ok(url)
-}
-
-/// The API key travels in a header: over plain http it is readable on the wire, which is fine
-/// only on loopback (the simulator).
-fn cleartext_warning(raw: &str) -> Option<String> {
-    let url = Url::parse(raw).ok()?;
-    (url.scheme() == "http" && !is_loopback(&url)).then(|| {
-        format!("{raw:?} is plain http to a non-loopback host: the API key would cross the network unencrypted")
-    })
-}
-
-/// Whether the URL's host is a loopback address or `localhost`.
-pub fn is_loopback(url: &Url) -> bool {
-    let Some(host) = url.host_str() else { return false };
-    host.eq_ignore_ascii_case("localhost")
-        || host
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
-}
-
-fn check_timeout_fits(timeout: Duration, interval: Duration, findings: &mut Findings) {
-    if !timeout.get().is_zero() && timeout >= interval {
-        findings.warning(
-            "timeout",
-            format!(
-                "{timeout} is not shorter than the interval {interval}: a hanging target makes the probe skip ticks"
-            ),
-        );
-    }
-}
+/// What a timeout as long as the interval does to a target's schedule.
+const HANGING_TARGET: &str = "a hanging target makes the probe skip ticks";
 
 /// A variable name, not a value. The value is never echoed: if someone pasted a key here, the
 /// message must not repeat it.
@@ -219,10 +178,31 @@ fn check_env_name(name: &str, findings: &mut Findings) {
 
 #[cfg(test)]
 mod tests {
-    use crate::config::{Config, Diagnostic};
+    use super::{ControlConfig, ProbeConfig};
+    use crate::config::{Diagnostic, SectionReader, Sections, parse_sections};
+
+    /// A file of this layer's sections alone, read as the daemon reads its config.
+    #[derive(Debug, Default)]
+    struct Config {
+        probe: Vec<ProbeConfig>,
+        control: Vec<ControlConfig>,
+    }
+
+    impl Sections for Config {
+        const SECTIONS: &'static [&'static str] = &["probe", "control"];
+
+        fn read(&mut self, name: &str, reader: SectionReader<'_, '_>) -> bool {
+            match name {
+                "probe" => self.probe = reader.many(),
+                "control" => self.control = reader.many(),
+                _ => return false,
+            }
+            true
+        }
+    }
 
     fn parse(text: &str) -> Result<(Config, Vec<Diagnostic>), Vec<Diagnostic>> {
-        Config::parse("t.toml", text)
+        parse_sections("t.toml", text)
     }
 
     fn errors(text: &str) -> Vec<String> {
@@ -242,7 +222,7 @@ mod tests {
         let (config, warnings) = parse("[[probe]]\nname = \"p\"\nmodel = \"m\"\n").unwrap();
         assert!(warnings.is_empty(), "{warnings:?}");
         let p = &config.probe[0];
-        assert_eq!(p.base_url, "https://api.anthropic.com");
+        assert_eq!(p.base_url.as_str(), "https://api.anthropic.com");
         assert_eq!(p.prompt, "Reply with the word OK");
         assert_eq!(p.expect, "OK");
         assert_eq!(p.max_tokens, 32);

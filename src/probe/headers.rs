@@ -11,7 +11,7 @@ use crate::telemetry::labels::label_enum;
 /// Request ids longer than this, or with characters other than ASCII letters, digits, `_` and
 /// `-`, are dropped: they go into logs and JSON, and a hostile peer must neither fill those nor
 /// put quotes, escapes or markup in them. The API's own ids (`req_011C…`, 28 characters) pass.
-pub const MAX_REQUEST_ID_LEN: usize = 64;
+pub(crate) const MAX_REQUEST_ID_LEN: usize = 64;
 
 /// Waits beyond this are not believed (a day covers every documented limit window).
 const MAX_RETRY_AFTER_SECS: f64 = 86_400.0;
@@ -90,7 +90,7 @@ impl ResponseHeaders {
 }
 
 /// Whether a request id may be logged and returned as is (see [`MAX_REQUEST_ID_LEN`]).
-pub fn is_safe_id(id: &str) -> bool {
+pub(crate) fn is_safe_id(id: &str) -> bool {
     !id.is_empty()
         && id.len() <= MAX_REQUEST_ID_LEN
         && id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-'))

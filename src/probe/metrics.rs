@@ -34,25 +34,25 @@ fn early_histogram() -> Histogram {
 }
 
 /// `{probe="…"}` or `{control="…"}`.
-type Target = [(&'static str, Arc<str>); 1];
+type TargetLabel = [(&'static str, Arc<str>); 1];
 /// The target plus one more label.
-type TargetAnd<V> = (Target, [(&'static str, V); 1]);
-type HistogramFamily = Family<Target, Histogram, fn() -> Histogram>;
+type TargetAnd<V> = (TargetLabel, [(&'static str, V); 1]);
+type HistogramFamily = Family<TargetLabel, Histogram, fn() -> Histogram>;
 type FloatGauge = Gauge<f64, AtomicU64>;
 
 /// Which family set a target belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Kind {
+pub(super) enum TargetKind {
     Probe,
     Control,
 }
 
-impl Kind {
+impl TargetKind {
     /// The label name and the metric name part.
-    pub const fn as_str(self) -> &'static str {
+    pub(super) const fn as_str(self) -> &'static str {
         match self {
-            Kind::Probe => "probe",
-            Kind::Control => "control",
+            TargetKind::Probe => "probe",
+            TargetKind::Control => "control",
         }
     }
 }
@@ -60,16 +60,16 @@ impl Kind {
 /// The families every target kind has.
 #[derive(Clone)]
 struct Common {
-    kind: Kind,
+    kind: TargetKind,
     requests: Family<TargetAnd<ErrorClass>, Counter>,
-    success: Family<Target, Gauge>,
+    success: Family<TargetLabel, Gauge>,
     duration: HistogramFamily,
-    last_success: Family<Target, FloatGauge>,
+    last_success: Family<TargetLabel, FloatGauge>,
     connection_errors: Family<TargetAnd<ConnectionReason>, Counter>,
 }
 
 impl Common {
-    fn register(kind: Kind, registry: &mut Registry) -> Common {
+    fn register(kind: TargetKind, registry: &mut Registry) -> Common {
         let common = Common {
             kind,
             requests: Family::default(),
@@ -80,8 +80,8 @@ impl Common {
         };
         let k = kind.as_str();
         let what = match kind {
-            Kind::Probe => "probe requests to the Messages API",
-            Kind::Control => "control target requests",
+            TargetKind::Probe => "probe requests to the Messages API",
+            TargetKind::Control => "control target requests",
         };
         registry.register(
             format!("claudewatch_{k}_requests"),
@@ -113,11 +113,11 @@ impl Common {
         common
     }
 
-    fn target(&self, name: &str) -> Target {
+    fn target(&self, name: &str) -> TargetLabel {
         [(self.kind.as_str(), Arc::from(name))]
     }
 
-    fn precreate(&self, target: &Target) {
+    fn precreate(&self, target: &TargetLabel) {
         for class in ErrorClass::ALL {
             let _ = self.requests.get_or_create(&(target.clone(), [("class", class)]));
         }
@@ -127,7 +127,7 @@ impl Common {
         let _ = self.duration.get_or_create(target);
     }
 
-    fn record(&self, target: &Target, result: &ProbeResult) {
+    fn record(&self, target: &TargetLabel, result: &ProbeResult) {
         self.requests.get_or_create(&(target.clone(), [("class", result.class)])).inc();
         let ok = result.class == ErrorClass::Ok;
         self.success.get_or_create(target).set(i64::from(ok));
@@ -143,22 +143,22 @@ impl Common {
 
 /// The probe families.
 #[derive(Clone)]
-pub struct ProbeMetrics {
+pub(super) struct ProbeMetrics {
     common: Common,
-    configured: Family<Target, Gauge>,
+    configured: Family<TargetLabel, Gauge>,
     first_byte: HistogramFamily,
     ttft: HistogramFamily,
     tokens: Family<TargetAnd<&'static str>, Counter>,
     ratelimit_limit: Family<TargetAnd<Resource>, Gauge>,
     ratelimit_remaining: Family<TargetAnd<Resource>, Gauge>,
     ratelimit_reset: Family<TargetAnd<Resource>, FloatGauge>,
-    retry_after: Family<Target, FloatGauge>,
+    retry_after: Family<TargetLabel, FloatGauge>,
 }
 
 impl ProbeMetrics {
-    pub fn register(registry: &mut Registry) -> ProbeMetrics {
+    pub(super) fn register(registry: &mut Registry) -> ProbeMetrics {
         let metrics = ProbeMetrics {
-            common: Common::register(Kind::Probe, registry),
+            common: Common::register(TargetKind::Probe, registry),
             configured: Family::default(),
             first_byte: Family::new_with_constructor(early_histogram),
             ttft: Family::new_with_constructor(early_histogram),
@@ -217,7 +217,7 @@ impl ProbeMetrics {
 
     /// Creates every bounded series of one probe at zero, so rates and alerts work before the
     /// first result. Gauges whose zero would be a lie (success, headroom) wait for data.
-    pub fn precreate(&self, name: &str, configured: bool, streaming: bool) {
+    pub(super) fn precreate(&self, name: &str, configured: bool, streaming: bool) {
         let target = self.common.target(name);
         self.configured.get_or_create(&target).set(i64::from(configured));
         self.common.precreate(&target);
@@ -230,7 +230,7 @@ impl ProbeMetrics {
         }
     }
 
-    pub fn record(&self, result: &ProbeResult) {
+    fn record(&self, result: &ProbeResult) {
         let target = self.common.target(&result.name);
         self.common.record(&target, result);
         if let Some(t) = result.first_byte_seconds {
@@ -263,22 +263,45 @@ impl ProbeMetrics {
     }
 }
 
+/// The families of one target, whichever kind it is: what a runner records its results in.
+#[derive(Clone)]
+pub(super) enum TargetMetrics {
+    Probe(ProbeMetrics),
+    Control(ControlMetrics),
+}
+
+impl TargetMetrics {
+    pub(super) fn kind(&self) -> TargetKind {
+        match self {
+            TargetMetrics::Probe(_) => TargetKind::Probe,
+            TargetMetrics::Control(_) => TargetKind::Control,
+        }
+    }
+
+    pub(super) fn record(&self, result: &ProbeResult) {
+        match self {
+            TargetMetrics::Probe(m) => m.record(result),
+            TargetMetrics::Control(m) => m.record(result),
+        }
+    }
+}
+
 /// The control target families.
 #[derive(Clone)]
-pub struct ControlMetrics {
+pub(super) struct ControlMetrics {
     common: Common,
 }
 
 impl ControlMetrics {
-    pub fn register(registry: &mut Registry) -> ControlMetrics {
-        ControlMetrics { common: Common::register(Kind::Control, registry) }
+    pub(super) fn register(registry: &mut Registry) -> ControlMetrics {
+        ControlMetrics { common: Common::register(TargetKind::Control, registry) }
     }
 
-    pub fn precreate(&self, name: &str) {
+    pub(super) fn precreate(&self, name: &str) {
         self.common.precreate(&self.common.target(name));
     }
 
-    pub fn record(&self, result: &ProbeResult) {
+    fn record(&self, result: &ProbeResult) {
         self.common.record(&self.common.target(&result.name), result);
     }
 }

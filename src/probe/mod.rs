@@ -1,24 +1,28 @@
 //! Layer 2: synthetic probes of the Messages API, and control targets that tell a local network
 //! fault from an API fault.
 //!
-//! - [`config`]: the `[[probe]]` and `[[control]]` tables and their rules.
-//! - [`prober`]: one request, no retries, timed and classified.
-//! - [`reply`], [`headers`]: reading replies, SSE streams and headers (pure, socket-free).
-//! - [`outcome`]: the result value that metrics, the log line and `GET /probe` share.
-//! - [`metrics`]: the metric families.
-//! - [`runner`]: the fixed-rate schedule, one request in flight per target, on-demand runs.
+//! - `config`: the `[[probe]]` and `[[control]]` tables and their rules.
+//! - `prober`: one request, no retries, timed and classified.
+//! - `reply`, `headers`: reading replies, SSE streams and headers (pure, socket-free).
+//! - `outcome`: the result value that metrics, the log line and `GET /probe` share.
+//! - `metrics`: the metric families.
+//! - `internal_events`: each occurrence (a result, a probe without its key) logged and counted
+//!   together.
+//! - `runner`: the fixed-rate schedule, one request in flight per target, on-demand runs, all
+//!   in the target's `probe{probe}` or `control{control}` span.
 //!
 //! A probe whose key variable is unset is registered (its counters exist, at zero, with
 //! `claudewatch_probe_configured 0`), reported as `not_configured` in `/readyz` and in the log,
 //! and never sends a request.
 
-pub mod config;
-pub mod headers;
-pub mod metrics;
-pub mod outcome;
-pub mod prober;
-pub mod reply;
-pub mod runner;
+mod config;
+pub(crate) mod headers;
+mod internal_events;
+mod metrics;
+mod outcome;
+mod prober;
+pub(crate) mod reply;
+mod runner;
 
 pub use config::{ControlConfig, ProbeConfig};
 
@@ -34,12 +38,17 @@ use prometheus_client::registry::Registry;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use self::metrics::{ControlMetrics, ProbeMetrics};
+use tracing::Instrument;
+
+use self::internal_events::ProbeNotConfigured;
+use self::metrics::{ControlMetrics, ProbeMetrics, TargetMetrics};
 use self::prober::{ApiKey, ControlProber, MessagesProber};
-use self::runner::{OnDemandRefusal, Prober, Runner};
-use crate::StartError;
+use self::runner::{OnDemandRefusal, Prober, Runner, Timing};
+use crate::config::Env;
+use crate::error::StartError;
 use crate::http::ApiError;
 use crate::readiness::Readiness;
+use crate::telemetry::event::InternalEvent;
 
 /// A configured target: runnable, or known but lacking its key.
 enum Entry {
@@ -48,15 +57,16 @@ enum Entry {
 }
 
 /// The probe layer, built (and its metrics registered) before the server starts.
-pub struct ProbeLayer {
+pub(crate) struct ProbeLayer {
     probes: Arc<BTreeMap<String, Entry>>,
     controls: Vec<Arc<Runner>>,
 }
 
 impl ProbeLayer {
-    pub fn new(
+    pub(crate) fn new(
         probes: &[ProbeConfig],
         controls: &[ControlConfig],
+        env: &Env,
         registry: &mut Registry,
         readiness: &Readiness,
     ) -> Result<Self, StartError> {
@@ -66,21 +76,28 @@ impl ProbeLayer {
         let mut entries = BTreeMap::new();
         for config in probes {
             let ready = readiness.register(format!("probe:{}", config.name));
-            let entry = match ApiKey::from_env(&config.api_key_env) {
+            let entry = match ApiKey::from_env(env, &config.api_key_env) {
                 Ok(key) => {
-                    let prober = MessagesProber::new(config, key)
-                        .map_err(|e| StartError(format!("probe {}: {e}", config.name)))?;
+                    let prober = MessagesProber::new(config, key).map_err(|source| StartError::HttpClient {
+                        component: format!("probe {}", config.name),
+                        source,
+                    })?;
                     probe_metrics.precreate(&config.name, true, config.stream);
+                    let timing = Timing {
+                        interval: config.interval.get(),
+                        on_demand_min_interval: config.on_demand_min_interval.get(),
+                    };
+                    let metrics = TargetMetrics::Probe(probe_metrics.clone());
                     Entry::Runnable(Arc::new(Runner::new(
                         &config.name,
-                        Prober::Messages(prober, probe_metrics.clone()),
-                        config.interval.get(),
-                        config.on_demand_min_interval.get(),
+                        Prober::Messages(prober),
+                        metrics,
+                        timing,
                         ready,
                     )))
                 }
                 Err(reason) => {
-                    tracing::warn!(probe = %config.name, %reason, "probe not configured; it will not run");
+                    ProbeNotConfigured { probe: &config.name, reason: &reason }.emit(&());
                     probe_metrics.precreate(&config.name, false, config.stream);
                     ready.not_configured(reason.clone());
                     Entry::NotConfigured(reason)
@@ -92,33 +109,31 @@ impl ProbeLayer {
         let mut control_runners = Vec::new();
         for config in controls {
             let ready = readiness.register(format!("control:{}", config.name));
-            let prober = ControlProber::new(config).map_err(|e| StartError(format!("control {}: {e}", config.name)))?;
+            let prober = ControlProber::new(config)
+                .map_err(|source| StartError::HttpClient { component: format!("control {}", config.name), source })?;
             control_metrics.precreate(&config.name);
-            control_runners.push(Arc::new(Runner::new(
-                &config.name,
-                Prober::Control(prober, control_metrics.clone()),
-                config.interval.get(),
-                // Controls have no on-demand route.
-                config.interval.get(),
-                ready,
-            )));
+            // Controls have no on-demand route.
+            let timing = Timing { interval: config.interval.get(), on_demand_min_interval: config.interval.get() };
+            let metrics = TargetMetrics::Control(control_metrics.clone());
+            control_runners.push(Arc::new(Runner::new(&config.name, Prober::Control(prober), metrics, timing, ready)));
         }
         Ok(Self { probes: Arc::new(entries), controls: control_runners })
     }
 
     /// `GET /probe?name=NAME`.
-    pub fn router(&self) -> Router {
+    pub(crate) fn router(&self) -> Router {
         Router::new().route("/probe", get(on_demand)).with_state(self.probes.clone())
     }
 
     /// Starts one loop per probe and control target; each stops when `shutdown` is cancelled.
-    pub fn spawn(self, tasks: &mut JoinSet<()>, shutdown: CancellationToken) {
+    pub(crate) fn spawn(self, tasks: &mut JoinSet<()>, shutdown: &CancellationToken) {
         let probes = self.probes.values().filter_map(|e| match e {
             Entry::Runnable(r) => Some(r.clone()),
             Entry::NotConfigured(_) => None,
         });
         for runner in probes.chain(self.controls.iter().cloned()) {
-            tasks.spawn(runner.schedule(shutdown.clone()));
+            let span = runner.span().clone();
+            tasks.spawn(runner.schedule(shutdown.clone()).instrument(span));
         }
     }
 }
@@ -140,13 +155,14 @@ async fn on_demand(
             return Err(ApiError::NotConfigured(format!("probe {name:?} is not configured: {reason}")));
         }
         None => {
-            let name = crate::text::truncate(name, config::MAX_NAME_LEN);
+            let name = crate::text::truncate(name, crate::config::MAX_LABEL_NAME_LEN);
             return Err(ApiError::BadRequest(format!("unknown probe {name:?}; configured probes: {}", names())));
         }
     };
     // A task of its own, so that a client that hangs up does not cancel a request that has
     // already cost tokens (its result is still recorded).
-    let run = tokio::spawn(async move { runner.run_on_demand().await });
+    let span = runner.span().clone();
+    let run = tokio::spawn(async move { runner.run_on_demand().await }.instrument(span));
     match run.await {
         Ok(Ok(result)) => Ok(axum::Json(result).into_response()),
         Ok(Err(OnDemandRefusal::TooSoon(wait))) => {

@@ -1,5 +1,6 @@
-//! The result of one probe or control request: what the metrics record, what the log line says,
-//! and what `GET /probe` returns, all from the one value so they never disagree.
+//! The result of one probe or control request: what the metrics record, what the log line says
+//! (both in `internal_events`), and what `GET /probe` returns, all from the one value so they
+//! never disagree.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -9,20 +10,20 @@ use super::headers::{RateLimit, is_safe_id};
 use crate::classify::{ConnectionReason, ErrorClass};
 
 /// Error texts in logs and JSON are cut to this many characters (see [`crate::text::truncate`]).
-pub const MAX_ERROR_LEN: usize = 300;
+pub(super) const MAX_ERROR_LEN: usize = 300;
 /// Reply texts in JSON are cut to this many characters.
-pub const MAX_REPLY_LEN: usize = 200;
+pub(super) const MAX_REPLY_LEN: usize = 200;
 
 /// Why a run happened, for the log line.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Trigger {
+pub(super) enum Trigger {
     Schedule,
     OnDemand,
 }
 
 impl Trigger {
-    pub const fn as_str(self) -> &'static str {
+    pub(super) const fn as_str(self) -> &'static str {
         match self {
             Trigger::Schedule => "schedule",
             Trigger::OnDemand => "on_demand",
@@ -31,7 +32,7 @@ impl Trigger {
 }
 
 #[derive(Clone, Debug, Serialize)]
-pub struct ProbeResult {
+pub(super) struct ProbeResult {
     /// The probe's (or control target's) name.
     #[serde(rename = "probe")]
     pub name: String,
@@ -69,6 +70,7 @@ fn as_str<S: serde::Serializer>(class: &ErrorClass, s: S) -> Result<S::Ok, S::Er
     s.serialize_str(class.as_str())
 }
 
+#[allow(clippy::ref_option)] // serde's `serialize_with` hands the field by reference.
 fn opt_as_str<S: serde::Serializer>(reason: &Option<ConnectionReason>, s: S) -> Result<S::Ok, S::Error> {
     match reason {
         Some(r) => s.serialize_str(r.as_str()),
@@ -78,7 +80,7 @@ fn opt_as_str<S: serde::Serializer>(reason: &Option<ConnectionReason>, s: S) -> 
 
 impl ProbeResult {
     /// An empty result for `name`, filled in by the prober.
-    pub fn new(name: &str, trigger: Trigger) -> ProbeResult {
+    pub(super) fn new(name: &str, trigger: Trigger) -> ProbeResult {
         ProbeResult {
             name: name.to_owned(),
             trigger,
@@ -100,12 +102,12 @@ impl ProbeResult {
         }
     }
 
-    pub fn success(&self) -> bool {
+    pub(super) fn success(&self) -> bool {
         self.success
     }
 
     /// Stamps the finish time.
-    pub fn finish(&mut self) {
+    pub(super) fn finish(&mut self) {
         self.timestamp = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64());
     }
 
@@ -113,7 +115,7 @@ impl ProbeResult {
     /// in the free-text fields is replaced (the texts come from the network and from error
     /// chains, none of which should hold the key; this makes sure), and a request id is kept
     /// only if it is a short token of `[A-Za-z0-9_-]` that does not contain the secret.
-    pub fn redact(&mut self, secret: &str) {
+    pub(super) fn redact(&mut self, secret: &str) {
         if self.request_id.as_deref().is_some_and(|id| !is_safe_id(id) || (!secret.is_empty() && id.contains(secret))) {
             self.request_id = None;
         }
@@ -124,40 +126,6 @@ impl ProbeResult {
             if text.contains(secret) {
                 *text = text.replace(secret, "[redacted]");
             }
-        }
-    }
-
-    /// The one structured log line per result.
-    pub fn log(&self, kind: &'static str) {
-        let duration_ms = (self.duration_seconds * 1000.0 * 1000.0).round() / 1000.0;
-        // Absent fields are left out of the line rather than logged as 0 or "".
-        let status = self.status;
-        let request_id = self.request_id.as_deref();
-        let reason = self.reason.map(ConnectionReason::as_str);
-        if self.success() {
-            tracing::info!(
-                kind,
-                probe = %self.name,
-                class = self.class.as_str(),
-                status,
-                duration_ms,
-                request_id,
-                trigger = self.trigger.as_str(),
-                "probe result"
-            );
-        } else {
-            tracing::warn!(
-                kind,
-                probe = %self.name,
-                class = self.class.as_str(),
-                reason,
-                status,
-                duration_ms,
-                request_id,
-                trigger = self.trigger.as_str(),
-                error = self.error.as_deref(),
-                "probe result"
-            );
         }
     }
 }

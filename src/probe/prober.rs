@@ -16,31 +16,33 @@ use bytes::Bytes;
 use reqwest::header::{CONTENT_TYPE, HeaderValue};
 use reqwest::{Client, Response, Url};
 
-use super::config::{ControlConfig, ProbeConfig, is_loopback};
+use super::config::{ControlConfig, ProbeConfig};
 use super::headers::ResponseHeaders;
 use super::outcome::{MAX_ERROR_LEN, MAX_REPLY_LEN, ProbeResult, Trigger};
 use super::reply::{self, ApiErrorDetail, SseParser, StreamReply, Usage};
 use crate::classify::{ErrorClass, Observation, classify};
+use crate::config::{Env, HttpUrl};
 use crate::telemetry::USER_AGENT;
 use crate::text::truncate;
 
 /// The API version every request names.
-pub const ANTHROPIC_VERSION: &str = "2023-06-01";
+pub(super) const ANTHROPIC_VERSION: &str = "2023-06-01";
 
-/// Bodies beyond this are not a probe reply; reading stops there.
-const MAX_BODY: usize = 1024 * 1024;
+/// Replies beyond this are not a probe reply; reading stops there.
+const MAX_REPLY_BYTES: usize = 1024 * 1024;
 
 /// The API key, kept out of every `Debug` and `Display`.
 #[derive(Clone)]
-pub struct ApiKey {
+pub(super) struct ApiKey {
     header: HeaderValue,
     raw: String,
 }
 
 impl ApiKey {
-    /// Reads the key from `var`. `Err` says why there is none, without any part of a value.
-    pub fn from_env(var: &str) -> Result<ApiKey, String> {
-        match std::env::var(var) {
+    /// Reads the key from `var` of `env`. `Err` says why there is none, without any part of a
+    /// value.
+    pub(super) fn from_env(env: &Env, var: &str) -> Result<ApiKey, String> {
+        match env.var(var) {
             Ok(raw) if raw.trim().is_empty() => Err(format!("environment variable {var} is empty")),
             Ok(raw) => ApiKey::new(raw.trim().to_owned())
                 .ok_or_else(|| format!("environment variable {var} holds characters not allowed in a header")),
@@ -56,7 +58,7 @@ impl ApiKey {
     }
 
     /// For redacting free text, never for output.
-    pub fn expose_for_redaction(&self) -> &str {
+    pub(super) fn expose_for_redaction(&self) -> &str {
         &self.raw
     }
 }
@@ -70,18 +72,26 @@ impl fmt::Debug for ApiKey {
 /// An HTTP client for one target: no idle connections kept (each probe measures a fresh
 /// connection), no redirects followed (a redirect is an answer, not the API), the system
 /// proxy settings honoured except for loopback targets.
-fn client_for(url: &Url) -> Result<Client, String> {
-    crate::install_crypto_provider();
+fn client_for(url: &HttpUrl) -> Result<Client, reqwest::Error> {
+    crate::tls::install_crypto_provider();
     let mut builder =
         Client::builder().user_agent(USER_AGENT).pool_max_idle_per_host(0).redirect(reqwest::redirect::Policy::none());
-    if is_loopback(url) {
+    if url.is_loopback() {
         builder = builder.no_proxy();
     }
-    builder.build().map_err(|e| format!("cannot build the HTTP client: {e}"))
+    builder.build()
+}
+
+/// `base` with `/v1/messages` appended to its path (a path prefix, as on a gateway, is kept).
+fn messages_url(base: &Url) -> Url {
+    let mut url = base.clone();
+    let path = format!("{}/v1/messages", base.path().trim_end_matches('/'));
+    url.set_path(&path);
+    url
 }
 
 /// The Messages API probe.
-pub struct MessagesProber {
+pub(super) struct MessagesProber {
     name: String,
     url: Url,
     client: Client,
@@ -114,9 +124,7 @@ enum Verdict {
 }
 
 impl MessagesProber {
-    pub fn new(config: &ProbeConfig, key: ApiKey) -> Result<MessagesProber, String> {
-        let base = config.base_url.trim_end_matches('/');
-        let url = Url::parse(&format!("{base}/v1/messages")).map_err(|e| format!("invalid base_url: {e}"))?;
+    pub(super) fn new(config: &ProbeConfig, key: ApiKey) -> Result<MessagesProber, reqwest::Error> {
         let body = serde_json::json!({
             "model": config.model,
             "max_tokens": config.max_tokens,
@@ -125,8 +133,8 @@ impl MessagesProber {
         });
         Ok(MessagesProber {
             name: config.name.clone(),
-            client: client_for(&url)?,
-            url,
+            client: client_for(&config.base_url)?,
+            url: messages_url(config.base_url.url()),
             key,
             body: Bytes::from(body.to_string()),
             expect_lower: config.expect.to_lowercase(),
@@ -135,16 +143,16 @@ impl MessagesProber {
         })
     }
 
-    pub fn timeout(&self) -> Duration {
+    pub(super) fn timeout(&self) -> Duration {
         self.timeout
     }
 
-    pub fn key(&self) -> &ApiKey {
+    pub(super) fn key(&self) -> &ApiKey {
         &self.key
     }
 
     /// Sends one request and reads the whole reply.
-    pub async fn run(&self, trigger: Trigger) -> ProbeResult {
+    pub(super) async fn run(&self, trigger: Trigger) -> ProbeResult {
         let mut result = ProbeResult::new(&self.name, trigger);
         let request = self
             .client
@@ -239,7 +247,7 @@ impl MessagesProber {
                 }
             };
             read += chunk.len();
-            if read > MAX_BODY {
+            if read > MAX_REPLY_BYTES {
                 return too_large(status);
             }
             parser.push(&chunk, &mut events);
@@ -280,7 +288,7 @@ fn timed_out(seen: &Seen, ok: std::ops::Range<u16>) -> Verdict {
 }
 
 fn too_large(status: u16) -> Verdict {
-    Verdict::Response { status, content_ok: false, problem: Some(format!("reply larger than {MAX_BODY} bytes")) }
+    Verdict::Response { status, content_ok: false, problem: Some(format!("reply larger than {MAX_REPLY_BYTES} bytes")) }
 }
 
 /// Turns the verdict and what was seen into the result.
@@ -323,11 +331,11 @@ enum BodyError {
     TooLarge,
 }
 
-/// The body, up to [`MAX_BODY`] bytes.
+/// The body, up to [`MAX_REPLY_BYTES`] bytes.
 async fn read_body(response: &mut Response) -> Result<Vec<u8>, BodyError> {
     let mut body = Vec::new();
     while let Some(chunk) = response.chunk().await.map_err(BodyError::Transport)? {
-        if body.len() + chunk.len() > MAX_BODY {
+        if body.len() + chunk.len() > MAX_REPLY_BYTES {
             return Err(BodyError::TooLarge);
         }
         body.extend_from_slice(&chunk);
@@ -335,25 +343,15 @@ async fn read_body(response: &mut Response) -> Result<Vec<u8>, BodyError> {
     Ok(body)
 }
 
-/// Every distinct message of the source chain, joined: "error sending request: connection
-/// reset by peer". For humans only; classification never reads it.
-pub fn error_chain(error: &(dyn StdError + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(e) = source {
-        let part = e.to_string();
-        if !text.contains(&part) {
-            text.push_str(": ");
-            text.push_str(&part);
-        }
-        source = e.source();
-    }
-    truncate(&text, MAX_ERROR_LEN).into_owned()
+/// The error's whole source chain as one line, bounded for logs and JSON. For humans only;
+/// classification never reads it.
+fn error_chain(error: &(dyn StdError + 'static)) -> String {
+    truncate(&crate::error::describe(error), MAX_ERROR_LEN).into_owned()
 }
 
 /// The control target: a plain GET. Any 2xx or 3xx answer is `ok` (a redirect still proves the
 /// network path works); other statuses are classified like the API's.
-pub struct ControlProber {
+pub(super) struct ControlProber {
     name: String,
     url: Url,
     client: Client,
@@ -361,16 +359,20 @@ pub struct ControlProber {
 }
 
 impl ControlProber {
-    pub fn new(config: &ControlConfig) -> Result<ControlProber, String> {
-        let url = Url::parse(&config.url).map_err(|e| format!("invalid url: {e}"))?;
-        Ok(ControlProber { name: config.name.clone(), client: client_for(&url)?, url, timeout: config.timeout.get() })
+    pub(super) fn new(config: &ControlConfig) -> Result<ControlProber, reqwest::Error> {
+        Ok(ControlProber {
+            name: config.name.clone(),
+            client: client_for(&config.url)?,
+            url: config.url.url().clone(),
+            timeout: config.timeout.get(),
+        })
     }
 
-    pub fn timeout(&self) -> Duration {
+    pub(super) fn timeout(&self) -> Duration {
         self.timeout
     }
 
-    pub async fn run(&self, trigger: Trigger) -> ProbeResult {
+    pub(super) async fn run(&self, trigger: Trigger) -> ProbeResult {
         let mut result = ProbeResult::new(&self.name, trigger);
         let mut seen = Seen::default();
         let started = Instant::now();
@@ -416,20 +418,23 @@ mod tests {
         assert!(ApiKey::new("bad\nkey".into()).is_none());
     }
 
+    /// One `[[probe]]` table's keys.
+    fn probe_config(keys: &str) -> ProbeConfig {
+        toml::from_str(keys).unwrap()
+    }
+
     #[test]
     fn missing_keys_are_explained_without_values() {
-        let err = ApiKey::from_env("CLAUDEWATCH_TEST_SURELY_UNSET_VARIABLE").unwrap_err();
+        let env = Env::from_pairs([("OTHER", "sk-x")]);
+        let err = ApiKey::from_env(&env, "CLAUDEWATCH_TEST_SURELY_UNSET_VARIABLE").unwrap_err();
         assert_eq!(err, "environment variable CLAUDEWATCH_TEST_SURELY_UNSET_VARIABLE is unset");
     }
 
     #[test]
     fn the_request_body_is_the_documented_shape() {
-        let (config, _) = crate::config::Config::parse(
-            "t.toml",
-            "[[probe]]\nname = \"p\"\nmodel = \"claude-haiku-5-5\"\nbase_url = \"https://gw.example/anthropic/\"\n",
-        )
-        .unwrap();
-        let prober = MessagesProber::new(&config.probe[0], ApiKey::new("k".into()).unwrap()).unwrap();
+        let config =
+            probe_config("name = \"p\"\nmodel = \"claude-haiku-5-5\"\nbase_url = \"https://gw.example/anthropic/\"\n");
+        let prober = MessagesProber::new(&config, ApiKey::new("k".into()).unwrap()).unwrap();
         assert_eq!(prober.url.as_str(), "https://gw.example/anthropic/v1/messages", "a path prefix is kept");
         let body: serde_json::Value = serde_json::from_slice(&prober.body).unwrap();
         assert_eq!(
@@ -462,10 +467,9 @@ mod tests {
     }
 
     fn probe_of(addr: std::net::SocketAddr) -> MessagesProber {
-        let text =
-            format!("[[probe]]\nname = \"p\"\nmodel = \"m\"\nbase_url = \"http://{addr}\"\ntimeout = \"200ms\"\n");
-        let (config, _) = crate::config::Config::parse("t.toml", &text).unwrap();
-        MessagesProber::new(&config.probe[0], ApiKey::new("k".into()).unwrap()).unwrap()
+        let config =
+            probe_config(&format!("name = \"p\"\nmodel = \"m\"\nbase_url = \"http://{addr}\"\ntimeout = \"200ms\"\n"));
+        MessagesProber::new(&config, ApiKey::new("k".into()).unwrap()).unwrap()
     }
 
     #[tokio::test]
@@ -480,23 +484,5 @@ mod tests {
         let result = probe_of(addr).run(Trigger::Schedule).await;
         assert_eq!((result.class, result.status), (ErrorClass::Timeout, Some(200)), "{result:?}");
         assert!(result.first_byte_seconds.is_some() && result.duration_seconds >= 0.2, "{result:?}");
-    }
-
-    #[test]
-    fn error_chains_read_as_one_line() {
-        #[derive(Debug)]
-        struct Outer(std::io::Error);
-        impl fmt::Display for Outer {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("error sending request")
-            }
-        }
-        impl StdError for Outer {
-            fn source(&self) -> Option<&(dyn StdError + 'static)> {
-                Some(&self.0)
-            }
-        }
-        let e = Outer(std::io::Error::from(std::io::ErrorKind::ConnectionReset));
-        assert_eq!(error_chain(&e), "error sending request: connection reset");
     }
 }

@@ -74,7 +74,7 @@ pub fn parse_error(body: &[u8]) -> Option<ApiErrorDetail> {
 }
 
 /// Whether `text` passes the probe's `expect` (already lower-cased; empty accepts anything).
-pub fn text_matches(text: &str, expect_lower: &str) -> bool {
+pub(crate) fn text_matches(text: &str, expect_lower: &str) -> bool {
     expect_lower.is_empty() || text.to_lowercase().contains(expect_lower)
 }
 
@@ -268,7 +268,7 @@ mod tests {
     use super::*;
 
     /// The documented event sequence of a short streamed reply.
-    pub const STREAM: &str = "event: message_start\n\
+    pub(super) const STREAM: &str = "event: message_start\n\
 data: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_1\",\"type\":\"message\",\"role\":\"assistant\",\"content\":[],\"model\":\"m\",\"stop_reason\":null,\"usage\":{\"input_tokens\":15,\"output_tokens\":1}}}\n\
 \n\
 event: content_block_start\n\

@@ -7,46 +7,58 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
+use tracing::Span;
 
-use super::metrics::{ControlMetrics, Kind, ProbeMetrics};
+use super::internal_events::ResultRecorded;
+use super::metrics::{TargetKind, TargetMetrics};
 use super::outcome::{ProbeResult, Trigger};
 use super::prober::{ControlProber, MessagesProber};
 use crate::readiness::ReadyHandle;
+use crate::telemetry::event::InternalEvent;
 
 /// What a runner sends requests with.
-// One per target, built once and never moved afterwards: boxing would buy nothing.
-#[allow(clippy::large_enum_variant)]
-pub enum Prober {
-    Messages(MessagesProber, ProbeMetrics),
-    Control(ControlProber, ControlMetrics),
+pub(super) enum Prober {
+    Messages(MessagesProber),
+    Control(ControlProber),
     /// A socket-free stand-in for the runner's own tests, which run on paused time.
     #[cfg(test)]
     Fake(tests::FakeProber),
 }
 
 impl Prober {
-    fn kind(&self) -> Kind {
+    fn timeout(&self) -> Duration {
         match self {
-            Prober::Messages(..) => Kind::Probe,
-            Prober::Control(..) => Kind::Control,
+            Prober::Messages(p) => p.timeout(),
+            Prober::Control(p) => p.timeout(),
             #[cfg(test)]
-            Prober::Fake(_) => Kind::Control,
+            Prober::Fake(p) => p.timeout,
         }
     }
 
-    fn timeout(&self) -> Duration {
+    /// What must never appear in a result's texts (the API key); empty for controls, which
+    /// have none (their request id is checked all the same).
+    fn secret(&self) -> &str {
         match self {
-            Prober::Messages(p, _) => p.timeout(),
-            Prober::Control(p, _) => p.timeout(),
+            Prober::Messages(p) => p.key().expose_for_redaction(),
+            Prober::Control(_) => "",
             #[cfg(test)]
-            Prober::Fake(p) => p.timeout,
+            Prober::Fake(_) => "",
+        }
+    }
+
+    async fn run(&self, trigger: Trigger) -> ProbeResult {
+        match self {
+            Prober::Messages(p) => p.run(trigger).await,
+            Prober::Control(p) => p.run(trigger).await,
+            #[cfg(test)]
+            Prober::Fake(p) => p.run(trigger).await,
         }
     }
 }
 
 /// Why an on-demand run was not started.
 #[derive(Debug, PartialEq, Eq)]
-pub enum OnDemandRefusal {
+pub(super) enum OnDemandRefusal {
     /// Too soon after the last on-demand run; retry after this long.
     TooSoon(Duration),
     /// The in-flight run did not report back in time (it is bounded by the timeout, so this
@@ -54,9 +66,12 @@ pub enum OnDemandRefusal {
     Lost,
 }
 
-pub struct Runner {
-    pub name: String,
+pub(super) struct Runner {
     prober: Prober,
+    /// Where the results are counted; also says the kind of target.
+    metrics: TargetMetrics,
+    /// `probe{probe}` or `control{control}`: every run, scheduled or on demand, runs in it.
+    span: Span,
     interval: Duration,
     /// Held for the duration of every request: at most one in flight per target.
     in_flight: tokio::sync::Mutex<()>,
@@ -68,63 +83,64 @@ pub struct Runner {
     ready: ReadyHandle,
 }
 
+/// How often a target runs, scheduled and on demand.
+pub(super) struct Timing {
+    pub interval: Duration,
+    /// `GET /probe` runs it at most once per this period.
+    pub on_demand_min_interval: Duration,
+}
+
 impl Runner {
-    pub fn new(
+    pub(super) fn new(
         name: &str,
         prober: Prober,
-        interval: Duration,
-        on_demand_min_interval: Duration,
+        metrics: TargetMetrics,
+        timing: Timing,
         ready: ReadyHandle,
     ) -> Runner {
+        let span = match metrics.kind() {
+            TargetKind::Probe => tracing::info_span!("probe", probe = %name),
+            TargetKind::Control => tracing::info_span!("control", control = %name),
+        };
         Runner {
-            name: name.to_owned(),
             prober,
-            interval,
+            metrics,
+            span,
+            interval: timing.interval,
             in_flight: tokio::sync::Mutex::new(()),
             latest: watch::Sender::new(None),
-            on_demand_min_interval,
+            on_demand_min_interval: timing.on_demand_min_interval,
             last_on_demand: Mutex::new(None),
             ready,
         }
     }
 
+    /// The span every run of this target is in; the caller enters it around
+    /// [`schedule`](Self::schedule) and [`run_on_demand`](Self::run_on_demand).
+    pub(super) fn span(&self) -> &Span {
+        &self.span
+    }
+
     /// Runs one request while holding the in-flight lock, and records the result.
     async fn run_locked(&self, trigger: Trigger) -> ProbeResult {
-        let mut result = match &self.prober {
-            Prober::Messages(p, _) => p.run(trigger).await,
-            Prober::Control(p, _) => p.run(trigger).await,
-            #[cfg(test)]
-            Prober::Fake(p) => p.run(trigger).await,
-        };
-        match &self.prober {
-            Prober::Messages(p, metrics) => {
-                result.redact(p.key().expose_for_redaction());
-                metrics.record(&result);
-            }
-            Prober::Control(_, metrics) => {
-                // No key to hide, but the request id is checked all the same.
-                result.redact("");
-                metrics.record(&result);
-            }
-            #[cfg(test)]
-            Prober::Fake(_) => result.redact(""),
-        }
-        result.log(self.prober.kind().as_str());
+        let mut result = self.prober.run(trigger).await;
+        result.redact(self.prober.secret());
+        ResultRecorded { result: &result }.emit(&self.metrics);
         self.latest.send_replace(Some(result.clone()));
         result
     }
 
     /// One scheduled run: waits for an on-demand run in flight to finish first.
-    pub async fn run_scheduled(&self) -> ProbeResult {
+    pub(super) async fn run_scheduled(&self) -> ProbeResult {
         let _guard = self.in_flight.lock().await;
         self.run_locked(Trigger::Schedule).await
     }
 
     /// An on-demand run, rate-limited. If a run is in flight, its result is returned instead
     /// of sending a second request.
-    pub async fn run_on_demand(&self) -> Result<ProbeResult, OnDemandRefusal> {
+    pub(super) async fn run_on_demand(&self) -> Result<ProbeResult, OnDemandRefusal> {
         {
-            let mut last = self.last_on_demand.lock().unwrap_or_else(|p| p.into_inner());
+            let mut last = self.last_on_demand.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
             let now = Instant::now();
             if let Some(at) = *last {
                 let since = now.duration_since(at);
@@ -154,7 +170,7 @@ impl Runner {
     /// from that start, not from when the last request ended. A run that overruns its slot
     /// makes the next slot be skipped: neither fired late nor doubled up, the schedule stays
     /// on its grid.
-    pub async fn schedule(self: Arc<Self>, shutdown: CancellationToken) {
+    pub(super) async fn schedule(self: Arc<Self>, shutdown: CancellationToken) {
         self.ready.ready();
         let jitter = self.interval.mul_f64(fastrand::f64());
         let mut ticker = tokio::time::interval_at(Instant::now() + jitter, self.interval);
@@ -190,13 +206,16 @@ pub(super) mod tests {
 
     use tokio::sync::Semaphore;
 
+    use prometheus_client::registry::Registry;
+
     use super::*;
     use crate::classify::ErrorClass;
+    use crate::probe::metrics::ControlMetrics;
     use crate::readiness::Readiness;
 
     /// What the fake saw: when each run started, and the most runs ever open at once.
     #[derive(Default)]
-    pub struct Log {
+    pub(crate) struct Log {
         starts: Mutex<Vec<Instant>>,
         open: AtomicUsize,
         max_open: AtomicUsize,
@@ -213,7 +232,7 @@ pub(super) mod tests {
     }
 
     /// A run takes `delay` (after passing the gate, if there is one) and succeeds.
-    pub struct FakeProber {
+    pub(crate) struct FakeProber {
         pub timeout: Duration,
         delay: Duration,
         gate: Option<Arc<Semaphore>>,
@@ -221,7 +240,7 @@ pub(super) mod tests {
     }
 
     impl FakeProber {
-        pub async fn run(&self, trigger: Trigger) -> ProbeResult {
+        pub(crate) async fn run(&self, trigger: Trigger) -> ProbeResult {
             self.log.starts.lock().unwrap().push(Instant::now());
             let open = self.log.open.fetch_add(1, Ordering::SeqCst) + 1;
             self.log.max_open.fetch_max(open, Ordering::SeqCst);
@@ -247,7 +266,9 @@ pub(super) mod tests {
         let log = Arc::new(Log::default());
         let prober = FakeProber { timeout: Duration::from_secs(5), delay, gate, log: log.clone() };
         let ready = Readiness::new().register("control:fake");
-        (Arc::new(Runner::new("fake", Prober::Fake(prober), interval, on_demand, ready)), log)
+        let metrics = TargetMetrics::Control(ControlMetrics::register(&mut Registry::default()));
+        let timing = Timing { interval, on_demand_min_interval: on_demand };
+        (Arc::new(Runner::new("fake", Prober::Fake(prober), metrics, timing, ready)), log)
     }
 
     /// Yields until `done` holds; panics if it never does (the tasks it waits for are all on
@@ -364,7 +385,7 @@ pub(super) mod tests {
         // The next call within the limit is refused with the remaining wait.
         match r.run_on_demand().await {
             Err(OnDemandRefusal::TooSoon(wait)) => {
-                assert!(wait > Duration::from_secs(29) && wait <= Duration::from_secs(30), "{wait:?}")
+                assert!(wait > Duration::from_secs(29) && wait <= Duration::from_secs(30), "{wait:?}");
             }
             other => panic!("expected TooSoon, got {other:?}"),
         }

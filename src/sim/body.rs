@@ -9,24 +9,24 @@ use hyper::body::Frame;
 use tokio::sync::mpsc;
 
 /// The sending half: `send` returns false once the client has gone.
-pub struct BodySender(mpsc::Sender<Result<Frame<Bytes>, std::io::Error>>);
+pub(super) struct BodySender(mpsc::Sender<Result<Frame<Bytes>, std::io::Error>>);
 
 impl BodySender {
-    pub async fn send(&self, data: Bytes) -> bool {
+    pub(super) async fn send(&self, data: Bytes) -> bool {
         self.0.send(Ok(Frame::data(data))).await.is_ok()
     }
 
     /// Breaks the body off: hyper stops writing and closes the connection.
-    pub async fn abort(&self) {
+    pub(super) async fn abort(&self) {
         let err = std::io::Error::new(std::io::ErrorKind::ConnectionAborted, "simulated close mid-body");
         let _ = self.0.send(Err(err)).await;
     }
 }
 
 /// The receiving half, an `http_body::Body`.
-pub struct ChannelBody(mpsc::Receiver<Result<Frame<Bytes>, std::io::Error>>);
+pub(super) struct ChannelBody(mpsc::Receiver<Result<Frame<Bytes>, std::io::Error>>);
 
-pub fn channel() -> (BodySender, ChannelBody) {
+pub(super) fn channel() -> (BodySender, ChannelBody) {
     let (tx, rx) = mpsc::channel(16);
     (BodySender(tx), ChannelBody(rx))
 }

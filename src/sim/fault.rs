@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::config;
+
 /// The longest latency a distribution may draw: a long tail must not turn into a hang.
 const MAX_SAMPLED_LATENCY: Duration = Duration::from_secs(300);
 
@@ -49,7 +51,7 @@ pub enum Fault {
     Unauthorized,
     /// 403 `permission_error`.
     Forbidden,
-    /// No answer at all until the simulator stops (or [`MAX_HANG`](super::MAX_HANG) passes),
+    /// No answer at all until the simulator stops (or [`MAX_HANG`](crate::sim::MAX_HANG) passes),
     /// then the connection closes.
     Hang,
     /// A 200 whose body is not valid JSON (for a stream: a `data:` line that is not JSON).
@@ -107,11 +109,39 @@ impl Fault {
         }
     }
 
-    /// Faults that happen after the request was accepted (a 200 is, or starts to be, served):
-    /// for these the simulator checks the key, the version and the body first, like the API.
-    /// Every other fault pre-empts validation, as an overloaded edge or a reset would.
-    pub const fn needs_valid_request(self) -> bool {
-        matches!(self, Fault::Ok | Fault::CloseMidBody | Fault::InvalidJson | Fault::WrongText | Fault::StreamError)
+    /// How the API, or the edge in front of it, answers this fault: the per-fault table of
+    /// statuses, error types and messages.
+    pub const fn answer(self) -> Answer {
+        const fn error(status: u16, error_type: &'static str, message: &'static str) -> Answer {
+            Answer::Error(ErrorAnswer { status, error_type, message, error_code: None })
+        }
+        match self {
+            Fault::Reset | Fault::Hang => Answer::Connection,
+            Fault::Overloaded => Answer::Error(OVERLOADED),
+            Fault::Unavailable => error(503, "api_error", "Service Unavailable"),
+            Fault::RateLimited | Fault::RateLimitedNoRetryAfter => error(
+                429,
+                "rate_limit_error",
+                "This request would exceed the rate limit for your organization of 4,000 requests per minute. Please retry later.",
+            ),
+            Fault::SpendLimit => Answer::Error(ErrorAnswer {
+                status: 429,
+                error_type: "rate_limit_error",
+                message: "You have reached your specified API usage limits. You will regain access on the first of next month.",
+                error_code: Some("enforced_spend_limit_reached"),
+            }),
+            Fault::ServerError => error(500, "api_error", "Internal server error"),
+            Fault::BadGateway => Answer::EdgePage { status: 502 },
+            Fault::GatewayTimeout => error(504, "timeout_error", "Request timed out"),
+            Fault::BadRequest => error(400, "invalid_request_error", "messages: simulated invalid request"),
+            Fault::Unauthorized => error(401, "authentication_error", "invalid x-api-key"),
+            Fault::Forbidden => {
+                error(403, "permission_error", "Your API key does not have permission to use the specified resource.")
+            }
+            Fault::Ok | Fault::CloseMidBody | Fault::InvalidJson | Fault::WrongText | Fault::StreamError => {
+                Answer::AfterChecks
+            }
+        }
     }
 
     /// The names, for error messages.
@@ -127,16 +157,12 @@ impl fmt::Display for Fault {
 }
 
 /// An unknown fault name.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct UnknownFault(pub String);
-
-impl fmt::Display for UnknownFault {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "unknown fault {:?}; known faults: {}", self.0, Fault::names())
-    }
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("unknown fault {name:?}; known faults: {}", Fault::names())]
+pub struct UnknownFault {
+    /// The name as given.
+    pub name: String,
 }
-
-impl std::error::Error for UnknownFault {}
 
 impl FromStr for Fault {
     type Err = UnknownFault;
@@ -156,23 +182,42 @@ impl FromStr for Fault {
             "400" => Fault::BadRequest,
             "401" => Fault::Unauthorized,
             "403" => Fault::Forbidden,
-            _ => return Err(UnknownFault(s.to_owned())),
+            _ => return Err(UnknownFault { name: s.to_owned() }),
         };
         Ok(by_status)
     }
 }
 
-impl Serialize for Fault {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
-    }
+config::serde_as_text!(Fault);
+
+/// How a fault is answered, before any byte of a reply ([`Fault::answer`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Answer {
+    /// No answer: the connection is reset, or hangs.
+    Connection,
+    /// An error from the API or the edge that pre-empts every check of the request, as an
+    /// overloaded edge or a rate limiter does.
+    Error(ErrorAnswer),
+    /// The edge's own HTML page, without a `request-id`.
+    EdgePage { status: u16 },
+    /// The request is checked like the API checks it (key, version, body), then answered with
+    /// a 200 that the fault may break afterwards.
+    AfterChecks,
 }
 
-impl<'de> Deserialize<'de> for Fault {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let raw = String::deserialize(deserializer)?;
-        raw.parse().map_err(serde::de::Error::custom)
-    }
+/// What `overloaded` answers (and a `stream_error` on a request that did not ask for a stream).
+pub(super) const OVERLOADED: ErrorAnswer =
+    ErrorAnswer { status: 529, error_type: "overloaded_error", message: "Overloaded", error_code: None };
+
+/// The API's error answer for a fault.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ErrorAnswer {
+    pub status: u16,
+    /// `error.type`.
+    pub error_type: &'static str,
+    pub message: &'static str,
+    /// `error.details.error_code`, when the API sends one.
+    pub error_code: Option<&'static str>,
 }
 
 /// Added latency before the answer (before the status line, so it is also the time to first
@@ -230,7 +275,7 @@ impl FromStr for Latency {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let d: crate::config::Duration = s.parse()?;
+        let d: config::Duration = s.parse()?;
         let latency = Latency::Fixed(d.get());
         latency.check()?;
         Ok(latency)
@@ -240,9 +285,9 @@ impl FromStr for Latency {
 #[derive(Deserialize)]
 #[serde(untagged)]
 enum LatencyRepr {
-    Fixed(crate::config::Duration),
-    Uniform { min: crate::config::Duration, max: crate::config::Duration },
-    LogNormal { median: crate::config::Duration, p99: crate::config::Duration },
+    Fixed(config::Duration),
+    Uniform { min: config::Duration, max: config::Duration },
+    LogNormal { median: config::Duration, p99: config::Duration },
 }
 
 impl<'de> Deserialize<'de> for Latency {
@@ -306,12 +351,6 @@ impl Step {
     /// This step with a fixed added latency.
     pub const fn latency(mut self, latency: Duration) -> Self {
         self.latency = Some(Latency::Fixed(latency));
-        self
-    }
-
-    /// This step with a latency drawn from a distribution.
-    pub const fn latency_from(mut self, latency: Latency) -> Self {
-        self.latency = Some(latency);
         self
     }
 

@@ -44,15 +44,26 @@
 //!   document; restarts the timeline), `GET /_sim/health`.
 //! - The simulated status page (see [`statuspage`]) is served alongside;
 //!   [`SimHandle::status_page`] drives it from code.
+//!
+//! # Files
+//!
+//! `api/` (the Messages API: choosing a step, checking a request, errors, replies, models),
+//! `statuspage/`, `fault.rs` (what a request can get, and how each fault is answered),
+//! `scenario.rs` (the timeline, loaded with located diagnostics like the daemon's config),
+//! `state.rs` (the shared state: script, stats, log, rate-limit window), `control.rs` (the
+//! `/_sim/` routes), `server.rs` (the accept loop that can reset a connection), `body.rs`. The
+//! simulator depends on no layer of the daemon.
 
 mod api;
 mod body;
+mod control;
 mod fault;
 mod scenario;
 mod server;
 mod state;
 pub mod statuspage;
 
+pub use api::{FAULT_HEADER, LATENCY_HEADER, MAX_HANG, RETRY_AFTER_HEADER};
 pub use fault::{Fault, Latency, ScriptEntry, Step, UnknownFault};
 pub use scenario::{BUILTIN, MAX_RATE_LIMIT, Phase, RateLimits, Scenario, ScenarioError};
 pub use state::{Endpoint, MAX_SCRIPTED, REQUEST_LOG_LEN, RequestRecord, Source, Stats};
@@ -62,29 +73,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::State;
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use bytes::Bytes;
-use serde::Deserialize;
-use serde_json::json;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use state::Shared;
 use statuspage::StatusPage;
-
-/// Request header that picks the fault of one request (`reset`, `overloaded`, …).
-pub const FAULT_HEADER: &str = "x-claudewatch-sim-fault";
-/// Request header that adds latency to one request (`"250ms"`).
-pub const LATENCY_HEADER: &str = "x-claudewatch-sim-latency";
-/// Request header that sets the `retry-after` seconds of one request's answer.
-pub const RETRY_AFTER_HEADER: &str = "x-claudewatch-sim-retry-after";
-
-/// A `hang` ends after this long even if the simulator keeps running.
-pub const MAX_HANG: Duration = Duration::from_secs(600);
 
 /// The time scales the simulator accepts (a thousandth of real time to a million times it).
 pub const TIME_SCALE_RANGE: std::ops::RangeInclusive<f64> = 0.001..=1_000_000.0;
@@ -161,14 +156,21 @@ impl Simulator {
 /// A running simulator. Dropping it stops the server (without waiting).
 pub struct SimHandle {
     /// Where it listens (127.0.0.1, an ephemeral port).
-    pub addr: SocketAddr,
+    addr: SocketAddr,
     shared: Arc<Shared>,
     status_page: StatusPage,
     shutdown: CancellationToken,
     task: Option<JoinHandle<()>>,
 }
 
+impl std::fmt::Debug for SimHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SimHandle").field("addr", &self.addr).finish_non_exhaustive()
+    }
+}
+
 impl SimHandle {
+    /// Where it listens (127.0.0.1, an ephemeral port).
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }
@@ -245,126 +247,8 @@ fn router(shared: Arc<Shared>, status_page: &StatusPage) -> Router {
         .route("/v1/messages/count_tokens", post(api::count_tokens))
         .route("/v1/models", get(api::models))
         .route("/v1/models/{id}", get(api::model))
-        .route("/_sim/script", post(push_script).get(get_script).delete(delete_script))
-        .route("/_sim/stats", get(get_stats))
-        .route("/_sim/requests", get(get_requests))
-        .route("/_sim/reset", post(post_reset))
-        .route("/_sim/scenario", get(get_scenario).put(put_scenario))
-        .route("/_sim/health", get(health))
+        .merge(control::routes())
         .fallback(api::not_found)
         .with_state(shared)
         .merge(status_page.router())
-}
-
-/// A control route's 400, in the API's error shape.
-fn control_error(message: &str) -> Response {
-    let body = json!({"type": "error", "error": {"type": "invalid_request_error", "message": message}});
-    (StatusCode::BAD_REQUEST, axum::Json(body)).into_response()
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ScriptObject {
-    steps: Vec<ScriptEntry>,
-    #[serde(default)]
-    replace: bool,
-}
-
-async fn push_script(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
-    // The list form first, for its precise error; then the object form.
-    let parsed = match serde_json::from_slice::<Vec<ScriptEntry>>(&body) {
-        Ok(steps) => Ok((steps, false)),
-        Err(list_err) => match serde_json::from_slice::<ScriptObject>(&body) {
-            Ok(o) => Ok((o.steps, o.replace)),
-            Err(obj_err) => {
-                let starts_with_list = body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[');
-                Err(if starts_with_list { list_err } else { obj_err })
-            }
-        },
-    };
-    let (steps, replace) = match parsed {
-        Ok(parsed) => parsed,
-        Err(e) => {
-            return control_error(&format!(
-                "the script is a JSON list of steps (\"reset\" or {{\"fault\": …, \"latency\": …, \"retry_after\": …, \"count\": …}}), or {{\"steps\": [...], \"replace\": bool}}: {e}"
-            ));
-        }
-    };
-    match shared.push_script(steps, replace, MAX_SCRIPTED) {
-        Ok(queued) => axum::Json(json!({"queued": queued})).into_response(),
-        Err((queued, asked)) => control_error(&format!(
-            "the script may hold at most {MAX_SCRIPTED} steps (counting each repetition of a count): \
-             {queued} are queued and this asks for {asked} more; nothing was added \
-             (DELETE /_sim/script or send {{\"steps\": [...], \"replace\": true}} to start over)"
-        )),
-    }
-}
-
-fn script_json(shared: &Shared) -> serde_json::Value {
-    let entries = shared.script();
-    let remaining = state::queued(&entries);
-    let steps: Vec<serde_json::Value> = entries
-        .iter()
-        .map(|e| {
-            let mut v = serde_json::to_value(e.step).unwrap_or_default();
-            v["count"] = json!(e.count);
-            v
-        })
-        .collect();
-    json!({"queued": remaining, "steps": steps})
-}
-
-async fn get_script(State(shared): State<Arc<Shared>>) -> Response {
-    axum::Json(script_json(&shared)).into_response()
-}
-
-async fn delete_script(State(shared): State<Arc<Shared>>) -> Response {
-    shared.clear_script();
-    axum::Json(script_json(&shared)).into_response()
-}
-
-async fn get_stats(State(shared): State<Arc<Shared>>) -> Response {
-    axum::Json(shared.stats()).into_response()
-}
-
-async fn get_requests(State(shared): State<Arc<Shared>>) -> Response {
-    axum::Json(json!({"requests": shared.requests()})).into_response()
-}
-
-async fn post_reset(State(shared): State<Arc<Shared>>) -> Response {
-    shared.reset_stats();
-    shared.clear_script();
-    axum::Json(shared.stats()).into_response()
-}
-
-async fn get_scenario(State(shared): State<Arc<Shared>>) -> Response {
-    let stats = shared.stats();
-    axum::Json(json!({"scenario": shared.scenario(), "phase": stats.phase})).into_response()
-}
-
-async fn put_scenario(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
-    let Ok(text) = std::str::from_utf8(&body) else {
-        return control_error("the scenario must be UTF-8 text: a built-in name or a TOML document");
-    };
-    let trimmed = text.trim();
-    let scenario = match Scenario::builtin(trimmed) {
-        Some(s) => s,
-        None if !trimmed.contains('\n') && !trimmed.contains('=') => {
-            return control_error(&format!(
-                "no built-in scenario {trimmed:?} ({}); send a name or a TOML document",
-                Scenario::builtin_names().join(", ")
-            ));
-        }
-        None => match Scenario::from_toml("scenario", text) {
-            Ok(s) => s,
-            Err(e) => return control_error(&e.to_string()),
-        },
-    };
-    tracing::info!(scenario = %scenario.name, "simulator scenario switched");
-    shared.set_scenario(scenario);
-    get_scenario(State(shared)).await
-}
-
-async fn health() -> Response {
-    axum::Json(json!({"status": "ok"})).into_response()
 }

@@ -20,13 +20,14 @@
 //! ```
 
 use std::collections::BTreeMap;
-use std::fmt;
+use std::io;
 use std::path::Path;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
 use super::fault::{Fault, Latency, Step};
+use crate::config::{self, Diagnostics, Findings, Section, Segment};
 
 /// The scenarios compiled into the binary: name → TOML.
 pub const BUILTIN: &[(&str, &str)] = &[
@@ -66,7 +67,7 @@ pub struct Scenario {
 pub struct Phase {
     pub name: String,
     /// How long the phase lasts (scaled by the simulator's time scale).
-    pub duration: crate::config::Duration,
+    pub duration: config::Duration,
     /// Fraction of requests per fault, each in 0..=1, summing to at most 1; the rest are `ok`.
     #[serde(default)]
     pub faults: BTreeMap<Fault, f64>,
@@ -98,16 +99,18 @@ pub struct RateLimits {
 }
 
 impl RateLimits {
-    /// Each limit in 1..=[`MAX_RATE_LIMIT`].
-    pub fn check(&self) -> Result<(), String> {
+    /// Each limit in 1..=[`MAX_RATE_LIMIT`], reported at `rate_limits.NAME`.
+    fn validate(&self, findings: &mut Findings) {
         for (name, value) in
             [("requests", self.requests), ("input_tokens", self.input_tokens), ("output_tokens", self.output_tokens)]
         {
             if !(1..=MAX_RATE_LIMIT).contains(&value) {
-                return Err(format!("rate_limits.{name} = {value} is not between 1 and {MAX_RATE_LIMIT} (per minute)"));
+                findings.error_at(
+                    &[Segment::Key("rate_limits"), Segment::Key(name)],
+                    format!("rate_limits.{name} = {value} is not between 1 and {MAX_RATE_LIMIT} (per minute)"),
+                );
             }
         }
-        Ok(())
     }
 }
 
@@ -122,17 +125,26 @@ fn default_reply() -> String {
     "OK".to_owned()
 }
 
-/// A scenario that cannot be used: unknown name, unreadable file, or invalid TOML/content.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ScenarioError(pub String);
-
-impl fmt::Display for ScenarioError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
+/// A scenario that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ScenarioError {
+    /// Neither a built-in name nor a file.
+    #[error("no built-in scenario {name:?} ({builtins}) and no such file")]
+    NotFound { name: String, builtins: String },
+    /// The file exists but cannot be read.
+    #[error("cannot read scenario {path}")]
+    Read {
+        path: String,
+        #[source]
+        source: io::Error,
+    },
+    /// Invalid TOML or content in a file: every problem, located by line and column.
+    #[error("{0}")]
+    Invalid(Diagnostics),
+    /// A scenario built in code breaks a rule.
+    #[error("{0}")]
+    Rule(String),
 }
-
-impl std::error::Error for ScenarioError {}
 
 impl Default for Scenario {
     fn default() -> Self {
@@ -171,21 +183,22 @@ impl Scenario {
         }
         let path = Path::new(name_or_path);
         if !path.exists() {
-            return Err(ScenarioError(format!(
-                "no built-in scenario {name_or_path:?} ({}) and no such file",
-                Scenario::builtin_names().join(", ")
-            )));
+            return Err(ScenarioError::NotFound {
+                name: name_or_path.to_owned(),
+                builtins: Scenario::builtin_names().join(", "),
+            });
         }
         let text = std::fs::read_to_string(path)
-            .map_err(|e| ScenarioError(format!("cannot read scenario {}: {e}", path.display())))?;
+            .map_err(|source| ScenarioError::Read { path: path.display().to_string(), source })?;
         Scenario::from_toml(&path.display().to_string(), &text)
     }
 
-    /// Parses and checks a scenario; `source` names it in errors.
+    /// Parses and checks a scenario; `source` names it in the diagnostics, which locate every
+    /// problem by line and column as the daemon's config does.
     pub fn from_toml(source: &str, text: &str) -> Result<Scenario, ScenarioError> {
-        let scenario: Scenario = toml::from_str(text).map_err(|e| ScenarioError(format!("{source}: {e}")))?;
-        scenario.check().map_err(|e| ScenarioError(format!("{source}: {e}")))?;
-        Ok(scenario)
+        config::parse_whole::<Scenario>(source, text)
+            .map(|(scenario, _warnings)| scenario)
+            .map_err(|diagnostics| ScenarioError::Invalid(Diagnostics(diagnostics)))
     }
 
     /// A one-phase scenario serving `mix` forever, for tests and rehearsals written in code.
@@ -198,50 +211,23 @@ impl Scenario {
             rate_limits: RateLimits::default(),
             phases: vec![Phase {
                 name: "steady".into(),
-                duration: crate::config::Duration::from_secs(60),
+                duration: config::Duration::from_secs(60),
                 faults: mix.iter().copied().collect(),
                 ramp: false,
                 latency,
                 retry_after: None,
             }],
         };
-        scenario.check().map_err(ScenarioError)?;
+        scenario.check().map_err(ScenarioError::Rule)?;
         Ok(scenario)
     }
 
-    /// Cross-field rules: at least one phase, fractions in range, durations positive, rate
-    /// limits in range.
+    /// The rules of the scenario's [`Section::validate`], for a scenario built in code: the
+    /// first problem, if any.
     pub fn check(&self) -> Result<(), String> {
-        self.rate_limits.check()?;
-        if self.phases.is_empty() {
-            return Err("a scenario needs at least one [[phase]]".into());
-        }
-        for (i, p) in self.phases.iter().enumerate() {
-            let at = format!("phase {} ({:?})", i + 1, p.name);
-            if p.duration.get().is_zero() {
-                return Err(format!("{at}: duration must be above zero"));
-            }
-            if p.duration.get() > MAX_PHASE {
-                return Err(format!("{at}: duration is above the limit of 365 days"));
-            }
-            if p.faults.contains_key(&Fault::Ok) {
-                return Err(format!("{at}: `ok` is not listed; it is whatever the faults leave"));
-            }
-            let mut sum = 0.0;
-            for (fault, w) in &p.faults {
-                if !w.is_finite() || !(0.0..=1.0).contains(w) {
-                    return Err(format!("{at}: faults.{fault} = {w} is not a fraction between 0 and 1"));
-                }
-                sum += w;
-            }
-            if sum > 1.0 + 1e-9 {
-                return Err(format!("{at}: the fault fractions sum to {sum}, above 1"));
-            }
-            if let Some(l) = &p.latency {
-                l.check().map_err(|e| format!("{at}: {e}"))?;
-            }
-        }
-        Ok(())
+        let mut findings = Findings::default();
+        self.validate(&mut findings);
+        findings.first_error().map_or(Ok(()), |e| Err(e.to_owned()))
     }
 
     /// The total length of the timeline (unscaled).
@@ -305,6 +291,49 @@ impl Scenario {
         }
         let step = Step { fault, latency: phase.latency, retry_after: phase.retry_after };
         (step, &phase.name)
+    }
+}
+
+/// Cross-field rules: at least one phase, fractions in range, durations positive, rate limits
+/// in range. Each problem points at its line.
+impl Section for Scenario {
+    fn validate(&self, findings: &mut Findings) {
+        self.rate_limits.validate(findings);
+        if self.phases.is_empty() {
+            findings.error_at(&[Segment::Key("phase")], "a scenario needs at least one [[phase]]");
+        }
+        for (i, p) in self.phases.iter().enumerate() {
+            let at = format!("phase {} ({:?})", i + 1, p.name);
+            let field = |key| [Segment::Key("phase"), Segment::Index(i), Segment::Key(key)];
+            if p.duration.get().is_zero() {
+                findings.error_at(&field("duration"), format!("{at}: duration must be above zero"));
+            }
+            if p.duration.get() > MAX_PHASE {
+                findings.error_at(&field("duration"), format!("{at}: duration is above the limit of 365 days"));
+            }
+            if p.faults.contains_key(&Fault::Ok) {
+                findings
+                    .error_at(&field("faults"), format!("{at}: `ok` is not listed; it is whatever the faults leave"));
+            }
+            let mut sum = 0.0;
+            let mut fractions = true;
+            for (fault, w) in &p.faults {
+                if !w.is_finite() || !(0.0..=1.0).contains(w) {
+                    findings.error_at(
+                        &field("faults"),
+                        format!("{at}: faults.{fault} = {w} is not a fraction between 0 and 1"),
+                    );
+                    fractions = false;
+                }
+                sum += w;
+            }
+            if fractions && sum > 1.0 + 1e-9 {
+                findings.error_at(&field("faults"), format!("{at}: the fault fractions sum to {sum}, above 1"));
+            }
+            if let Some(Err(e)) = p.latency.as_ref().map(Latency::check) {
+                findings.error_at(&field("latency"), format!("{at}: {e}"));
+            }
+        }
     }
 }
 
@@ -405,5 +434,29 @@ mod tests {
         }
         let err = Scenario::load("no-such-scenario").unwrap_err().to_string();
         assert!(err.contains("econnreset-wave"), "{err}");
+    }
+
+    /// Like the daemon's config: every problem, each on the line of the value it is about.
+    #[test]
+    fn scenario_errors_are_located_like_config_errors() {
+        let text = "name = \"x\"\n[[phase]]\nname = \"a\"\nduration = \"1s\"\n\
+                    [[phase]]\nname = \"b\"\nduration = \"0s\"\nfaults = { reset = 1.5 }\n";
+        let Err(ScenarioError::Invalid(diagnostics)) = Scenario::from_toml("f.toml", text) else {
+            panic!("an invalid scenario was accepted");
+        };
+        let found: Vec<String> = diagnostics.0.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            found,
+            [
+                "f.toml:7:12: error: phase 2 (\"b\"): duration must be above zero",
+                "f.toml:8:10: error: phase 2 (\"b\"): faults.reset = 1.5 is not a fraction between 0 and 1",
+            ]
+        );
+        let Err(ScenarioError::Invalid(diagnostics)) =
+            Scenario::from_toml("f.toml", "name = \"x\"\n[[phase]]\nname = \"a\"\nduration = \"soon\"\n")
+        else {
+            panic!("an invalid duration was accepted");
+        };
+        assert_eq!((diagnostics.0[0].line, diagnostics.0[0].column), (4, 12), "{diagnostics}");
     }
 }

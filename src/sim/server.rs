@@ -27,7 +27,7 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// How a handler wants its connection ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Kill {
+pub(super) enum Kill {
     /// SO_LINGER 0 and close: the peer gets a TCP RST (ECONNRESET).
     Reset,
     /// Drop the connection: FIN, whatever was written so far stays written.
@@ -37,7 +37,7 @@ pub enum Kill {
 /// The handle a handler uses to end its own connection. One per connection, in every
 /// request's extensions.
 #[derive(Clone)]
-pub struct ConnControl {
+pub(super) struct ConnControl {
     tx: Arc<Mutex<Option<oneshot::Sender<Kill>>>>,
 }
 
@@ -49,8 +49,8 @@ impl ConnControl {
 
     /// Ends the connection. The handler's future is dropped with it, so a handler calls this
     /// and then waits forever.
-    pub fn kill(&self, how: Kill) {
-        let sender = self.tx.lock().unwrap_or_else(|p| p.into_inner()).take();
+    pub(super) fn kill(&self, how: Kill) {
+        let sender = self.tx.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
         if let Some(tx) = sender {
             let _ = tx.send(how);
         }
@@ -80,7 +80,7 @@ fn duplicate(stream: &TcpStream) -> Option<socket2::Socket> {
 
 /// Serves `router` on `listener` until `shutdown` is cancelled; then gives in-flight responses
 /// [`DRAIN_TIMEOUT`] and closes everything (hanging requests end at once).
-pub async fn serve(listener: TcpListener, router: Router, shutdown: CancellationToken) {
+pub(super) async fn serve(listener: TcpListener, router: Router, shutdown: CancellationToken) {
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new()).header_read_timeout(HEADER_READ_TIMEOUT).keep_alive(true);
     let mut connections = JoinSet::new();

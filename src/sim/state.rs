@@ -159,7 +159,7 @@ struct Window {
 }
 
 /// The state behind every request.
-pub struct Shared {
+pub(super) struct Shared {
     timeline: Mutex<Timeline>,
     /// Scenario seconds per real second (phase durations are divided by it).
     time_scale: f64,
@@ -176,7 +176,7 @@ pub struct Shared {
 }
 
 /// The rate-limit figures for one response's headers.
-pub struct RateLimitSnapshot {
+pub(super) struct RateLimitSnapshot {
     pub limits: super::scenario::RateLimits,
     pub requests_remaining: u64,
     pub input_remaining: u64,
@@ -185,7 +185,7 @@ pub struct RateLimitSnapshot {
 }
 
 impl Shared {
-    pub fn new(
+    pub(super) fn new(
         scenario: Scenario,
         time_scale: f64,
         seed: Option<u64>,
@@ -207,14 +207,14 @@ impl Shared {
     }
 
     /// Runs `f` with the random number generator.
-    pub fn with_rng<T>(&self, f: impl FnOnce(&mut fastrand::Rng) -> T) -> T {
+    pub(super) fn with_rng<T>(&self, f: impl FnOnce(&mut fastrand::Rng) -> T) -> T {
         f(&mut lock(&self.rng))
     }
 
     /// Appends entries to the script (after emptying it when `replace`) and returns the steps
     /// queued. Refused, leaving the script as it was, when that would queue more than `limit`
     /// steps: the error carries the steps already queued and those asked for.
-    pub fn push_script(
+    pub(super) fn push_script(
         &self,
         entries: impl IntoIterator<Item = ScriptEntry>,
         replace: bool,
@@ -235,17 +235,17 @@ impl Shared {
         Ok(total)
     }
 
-    pub fn clear_script(&self) {
+    pub(super) fn clear_script(&self) {
         lock(&self.script).clear();
     }
 
     /// The queued entries.
-    pub fn script(&self) -> Vec<ScriptEntry> {
+    pub(super) fn script(&self) -> Vec<ScriptEntry> {
         lock(&self.script).iter().copied().collect()
     }
 
     /// Takes the next scripted step, if any.
-    pub fn next_scripted(&self) -> Option<Step> {
+    pub(super) fn next_scripted(&self) -> Option<Step> {
         let mut script = lock(&self.script);
         let front = script.front_mut()?;
         let step = front.step;
@@ -257,7 +257,7 @@ impl Shared {
     }
 
     /// Draws a step from the scenario at the current (scaled) time; returns it and the phase.
-    pub fn draw_from_scenario(&self) -> (Step, String) {
+    pub(super) fn draw_from_scenario(&self) -> (Step, String) {
         let timeline = lock(&self.timeline);
         let elapsed = timeline.started.elapsed().mul_f64(self.time_scale);
         let mut rng = lock(&self.rng);
@@ -266,17 +266,17 @@ impl Shared {
     }
 
     /// The scenario's reply text.
-    pub fn reply(&self) -> String {
+    pub(super) fn reply(&self) -> String {
         lock(&self.timeline).scenario.reply.clone()
     }
 
     /// Replaces the scenario and restarts its clock.
-    pub fn set_scenario(&self, scenario: Scenario) {
+    pub(super) fn set_scenario(&self, scenario: Scenario) {
         *lock(&self.timeline) = Timeline { scenario, started: Instant::now() };
     }
 
     /// The scenario in force.
-    pub fn scenario(&self) -> Scenario {
+    pub(super) fn scenario(&self) -> Scenario {
         lock(&self.timeline).scenario.clone()
     }
 
@@ -289,7 +289,7 @@ impl Shared {
     }
 
     /// Counts one API request and logs it.
-    pub fn record(&self, mut record: RequestRecord) {
+    pub(super) fn record(&self, mut record: RequestRecord) {
         let mut c = lock(&self.counters);
         c.requests += 1;
         record.seq = c.requests;
@@ -306,11 +306,11 @@ impl Shared {
     }
 
     /// Zeroes the counters and the log (the script and the scenario stay).
-    pub fn reset_stats(&self) {
+    pub(super) fn reset_stats(&self) {
         *lock(&self.counters) = Counters::default();
     }
 
-    pub fn stats(&self) -> Stats {
+    pub(super) fn stats(&self) -> Stats {
         let (scenario, phase) = self.scenario_position();
         let script_remaining = queued(lock(&self.script).iter());
         let c = lock(&self.counters);
@@ -332,13 +332,13 @@ impl Shared {
     }
 
     /// The recent-request log, oldest first.
-    pub fn requests(&self) -> Vec<RequestRecord> {
+    pub(super) fn requests(&self) -> Vec<RequestRecord> {
         lock(&self.counters).log.iter().cloned().collect()
     }
 
     /// Accounts one request (and its tokens, when it was answered) in the rate-limit window
     /// and returns what the headers report.
-    pub fn rate_limit(&self, input_tokens: u64, output_tokens: u64) -> RateLimitSnapshot {
+    pub(super) fn rate_limit(&self, input_tokens: u64, output_tokens: u64) -> RateLimitSnapshot {
         let limits = lock(&self.timeline).scenario.rate_limits;
         let mut w = lock(&self.window);
         let now = SystemTime::now();
@@ -360,12 +360,12 @@ impl Shared {
 }
 
 /// The number of requests a script still covers (saturating: counts come from clients).
-pub fn queued<'a>(entries: impl IntoIterator<Item = &'a ScriptEntry>) -> u64 {
+pub(super) fn queued<'a>(entries: impl IntoIterator<Item = &'a ScriptEntry>) -> u64 {
     entries.into_iter().fold(0u64, |n, e| n.saturating_add(e.count))
 }
 
 /// Locks a mutex, recovering it if a holder panicked: the guarded data are plain counters and
 /// queues that stay consistent between statements.
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }

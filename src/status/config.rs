@@ -2,17 +2,13 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::url::check_http_url;
-use crate::config::{Duration, Findings, Section};
+use crate::config::{Duration, Findings, HttpUrl, Section};
 
 /// Real history feeds are 20–100 KB; the summary JSON of a big page a few hundred KB.
-pub const DEFAULT_MAX_BODY_BYTES: u64 = 4 * 1024 * 1024;
+pub(super) const DEFAULT_MAX_BODY_BYTES: u64 = 4 * 1024 * 1024;
 
 /// Below this, a real feed may not fit.
 const MAX_BODY_WARNING_FLOOR: u64 = 64 * 1024;
-
-/// Longest page name; it becomes a label value and a readiness component.
-const MAX_NAME_LEN: usize = 64;
 
 /// One `[[status_page]]` table.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -21,78 +17,59 @@ pub struct StatusPageConfig {
     /// The `page` label value.
     pub name: String,
     /// The history feed, RSS or Atom (`https://status.anthropic.com/history.atom`).
-    pub feed_url: String,
+    pub feed_url: HttpUrl,
     /// The Statuspage JSON summary (`…/api/v2/summary.json`), for component states and the
     /// page indicator. Optional.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub summary_url: Option<String>,
+    pub summary_url: Option<HttpUrl>,
     /// Time between polls (each URL is polled on its own timer).
-    #[serde(default = "StatusPageConfig::default_interval")]
+    #[serde(default = "defaults::interval")]
     pub interval: Duration,
     /// Bound on one request, from connecting to the last byte of the body.
-    #[serde(default = "StatusPageConfig::default_timeout")]
+    #[serde(default = "defaults::timeout")]
     pub timeout: Duration,
     /// Bodies larger than this are not read beyond it and count as `parse_error`.
-    #[serde(default = "StatusPageConfig::default_max_body_bytes")]
+    #[serde(default = "defaults::max_body_bytes")]
     pub max_body_bytes: u64,
 }
 
-impl StatusPageConfig {
-    fn default_interval() -> Duration {
+/// The defaults of the keys a file leaves out.
+mod defaults {
+    use crate::config::Duration;
+
+    pub(super) fn interval() -> Duration {
         Duration::from_secs(60)
     }
 
-    fn default_timeout() -> Duration {
+    pub(super) fn timeout() -> Duration {
         Duration::from_secs(10)
     }
 
-    fn default_max_body_bytes() -> u64 {
-        DEFAULT_MAX_BODY_BYTES
+    pub(super) fn max_body_bytes() -> u64 {
+        super::DEFAULT_MAX_BODY_BYTES
     }
+}
 
+impl StatusPageConfig {
     /// A page with the defaults for everything but the name and the feed.
-    pub fn new(name: impl Into<String>, feed_url: impl Into<String>) -> Self {
+    pub fn new(name: impl Into<String>, feed_url: HttpUrl) -> Self {
         Self {
             name: name.into(),
-            feed_url: feed_url.into(),
+            feed_url,
             summary_url: None,
-            interval: Self::default_interval(),
-            timeout: Self::default_timeout(),
-            max_body_bytes: Self::default_max_body_bytes(),
+            interval: defaults::interval(),
+            timeout: defaults::timeout(),
+            max_body_bytes: defaults::max_body_bytes(),
         }
     }
 }
 
 impl Section for StatusPageConfig {
     fn validate(&self, findings: &mut Findings) {
-        if self.name.is_empty() {
-            findings.error("name", "must not be empty");
-        } else if self.name.len() > MAX_NAME_LEN
-            || !self.name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
-        {
-            findings.error(
-                "name",
-                format!(
-                    "{:?} must be at most {MAX_NAME_LEN} characters of A-Z a-z 0-9 _ - . (it becomes a label value)",
-                    self.name
-                ),
-            );
-        }
-        check_http_url(findings, "feed_url", &self.feed_url);
-        if let Some(summary) = &self.summary_url {
-            check_http_url(findings, "summary_url", summary);
-        }
+        findings.check_label_name("name", &self.name);
         findings.check_period("interval", self.interval, Duration::from_secs(30));
         findings.check_period("timeout", self.timeout, Duration::from_secs(1));
-        if self.timeout > self.interval && !self.interval.get().is_zero() {
-            findings.warning(
-                "timeout",
-                format!(
-                    "{} is longer than the interval ({}); a slow page delays the next poll",
-                    self.timeout, self.interval
-                ),
-            );
-        }
+        findings.check_timeout_within(self.timeout, self.interval, "a slow page delays the next poll");
         if self.max_body_bytes == 0 {
             findings.error("max_body_bytes", "must be greater than zero");
         } else if self.max_body_bytes < MAX_BODY_WARNING_FLOOR {
@@ -110,10 +87,35 @@ impl Section for StatusPageConfig {
 
 #[cfg(test)]
 mod tests {
-    use crate::config::{Config, Severity};
+    use serde::Serialize;
+
+    use super::StatusPageConfig;
+    use crate::config::{Diagnostic, SectionReader, Sections, Severity, parse_sections};
+
+    /// A file of this layer's section alone, read as the daemon reads its config.
+    #[derive(Debug, Default, Serialize)]
+    struct File {
+        status_page: Vec<StatusPageConfig>,
+    }
+
+    impl Sections for File {
+        const SECTIONS: &'static [&'static str] = &["status_page"];
+
+        fn read(&mut self, name: &str, reader: SectionReader<'_, '_>) -> bool {
+            let known = name == "status_page";
+            if known {
+                self.status_page = reader.many();
+            }
+            known
+        }
+    }
+
+    fn parse(text: &str) -> Result<(File, Vec<Diagnostic>), Vec<Diagnostic>> {
+        parse_sections("t.toml", text)
+    }
 
     fn diagnostics(toml: &str) -> Vec<(Severity, usize, String)> {
-        match Config::parse("t.toml", toml) {
+        match parse(toml) {
             Ok((_, warnings)) => warnings.into_iter().map(|d| (d.severity, d.line, d.message)).collect(),
             Err(errors) => errors.into_iter().map(|d| (d.severity, d.line, d.message)).collect(),
         }
@@ -122,14 +124,13 @@ mod tests {
     #[test]
     fn defaults_fill_in_and_round_trip() {
         let (config, warnings) =
-            Config::parse("t.toml", "[[status_page]]\nname = \"a\"\nfeed_url = \"http://127.0.0.1:1/history.atom\"\n")
-                .unwrap();
+            parse("[[status_page]]\nname = \"a\"\nfeed_url = \"http://127.0.0.1:1/history.atom\"\n").unwrap();
         assert!(warnings.is_empty(), "{warnings:?}");
         let page = &config.status_page[0];
-        assert_eq!(*page, super::StatusPageConfig::new("a", "http://127.0.0.1:1/history.atom"));
+        assert_eq!(*page, StatusPageConfig::new("a", "http://127.0.0.1:1/history.atom".parse().unwrap()));
         assert_eq!(page.interval.get().as_secs(), 60);
         assert_eq!(page.timeout.get().as_secs(), 10);
-        let again = Config::parse("again.toml", &config.to_toml()).unwrap().0;
+        let again = parse(&toml::to_string_pretty(&config).unwrap()).unwrap().0;
         assert_eq!(again.status_page, config.status_page);
     }
 
@@ -172,17 +173,6 @@ mod tests {
             "[[status_page]]\nname = \"a\"\nfeed_url = \"http://127.0.0.1:1/\"\n[[status_page]]\nname = \"a\"\nfeed_url = \"http://127.0.0.1:2/\"\n",
         );
         assert!(duplicate.iter().any(|(_, l, m)| *l == 5 && m.contains("duplicate")), "{duplicate:?}");
-    }
-
-    #[test]
-    fn the_builtin_config_watches_anthropic() {
-        let (config, warnings) = Config::builtin();
-        assert!(warnings.is_empty(), "{warnings:?}");
-        let page = &config.status_page[..];
-        assert_eq!(page.len(), 1);
-        assert_eq!(page[0].name, "anthropic");
-        assert_eq!(page[0].feed_url, "https://status.anthropic.com/history.atom");
-        assert_eq!(page[0].summary_url.as_deref(), Some("https://status.claude.com/api/v2/summary.json"));
     }
 
     #[test]

@@ -4,22 +4,21 @@
 //! an unchanged feed costs a 304 and no parsing. The body is read chunk by chunk and reading
 //! stops at the cap, so a huge or endless body never sits in memory.
 
-use std::fmt;
 use std::time::Duration;
 
 use reqwest::header::{self, HeaderMap, HeaderValue};
 use reqwest::{Client, StatusCode, Url};
 
-use crate::StartError;
+use crate::error::StartError;
 use crate::telemetry::USER_AGENT;
 use crate::telemetry::labels::label_enum;
 
 /// Redirects followed per request (status.anthropic.com → status.claude.com is one).
-pub const MAX_REDIRECTS: usize = 5;
+pub(super) const MAX_REDIRECTS: usize = 5;
 
 label_enum! {
     /// The outcome of one poll, the `result` label of `claudewatch_status_polls_total`.
-    pub enum PollResult {
+    pub(super) enum PollResult {
         /// A body that parsed.
         Ok => "ok",
         /// 304: the page has not changed since the last good body.
@@ -35,14 +34,14 @@ label_enum! {
 
 impl PollResult {
     /// Whether the page's state is known to be current after this poll.
-    pub const fn is_success(self) -> bool {
+    pub(super) const fn is_success(self) -> bool {
         matches!(self, PollResult::Ok | PollResult::NotModified)
     }
 }
 
 /// The cache validators of the last good response.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Validators {
+pub(super) struct Validators {
     pub etag: Option<HeaderValue>,
     pub last_modified: Option<HeaderValue>,
 }
@@ -59,7 +58,7 @@ impl Validators {
 
 /// What a successful GET brought.
 #[derive(Debug)]
-pub enum Fetched {
+pub(super) enum Fetched {
     /// A 2xx body within the cap, and the validators to send next time (keep them only once the
     /// body has parsed).
     Body {
@@ -69,23 +68,30 @@ pub enum Fetched {
     NotModified,
 }
 
-/// Why a GET brought nothing usable.
-#[derive(Debug)]
-pub enum FetchError {
+/// Why a GET brought nothing usable. The reqwest error, when there is one, stays the source:
+/// [`crate::error::describe`] names the failure (refused, reset, certificate) from its chain,
+/// without any header or body content.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum FetchError {
     /// A final status that is neither 2xx nor an expected 304.
+    #[error("HTTP status {0}")]
     Status(StatusCode),
     /// More than [`MAX_REDIRECTS`] redirects, or a redirect from https to http.
-    Redirect(String),
+    #[error("redirect refused")]
+    Redirect(#[source] reqwest::Error),
     /// No complete answer within the timeout.
+    #[error("no complete response within {}", humantime::format_duration(*.0))]
     Timeout(Duration),
     /// Connecting, TLS, or the connection failing mid-body.
-    Network(String),
+    #[error("network error")]
+    Network(#[source] reqwest::Error),
     /// The body is larger than the cap.
+    #[error("body larger than the {limit}-byte cap")]
     TooLarge { limit: u64 },
 }
 
 impl FetchError {
-    pub const fn result(&self) -> PollResult {
+    pub(super) const fn result(&self) -> PollResult {
         match self {
             FetchError::Status(_) | FetchError::Redirect(_) => PollResult::HttpError,
             FetchError::Timeout(_) | FetchError::Network(_) => PollResult::NetworkError,
@@ -94,21 +100,9 @@ impl FetchError {
     }
 }
 
-impl fmt::Display for FetchError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            FetchError::Status(s) => write!(f, "HTTP status {s}"),
-            FetchError::Redirect(e) => write!(f, "redirect refused: {e}"),
-            FetchError::Timeout(t) => write!(f, "no complete response within {}", humantime::format_duration(*t)),
-            FetchError::Network(e) => write!(f, "network error: {e}"),
-            FetchError::TooLarge { limit } => write!(f, "body larger than the {limit}-byte cap"),
-        }
-    }
-}
-
 /// The status layer's HTTP client: identifiable User-Agent, bounded redirects that never
 /// downgrade from https to http, proxies from the environment as usual.
-pub fn client() -> Result<Client, StartError> {
+pub(super) fn client() -> Result<Client, StartError> {
     let redirects = reqwest::redirect::Policy::custom(|attempt| {
         let downgrade =
             attempt.previous().last().is_some_and(|prev| prev.scheme() == "https") && attempt.url().scheme() == "http";
@@ -124,11 +118,11 @@ pub fn client() -> Result<Client, StartError> {
         .user_agent(USER_AGENT)
         .redirect(redirects)
         .build()
-        .map_err(|e| StartError(format!("cannot build the status page HTTP client: {e}")))
+        .map_err(|source| StartError::HttpClient { component: "the status pages".into(), source })
 }
 
 /// GETs `url`, conditionally on `validators`, within `timeout`, reading at most `limit` bytes.
-pub async fn fetch(
+pub(super) async fn fetch(
     client: &Client,
     url: &Url,
     accept: &'static str,
@@ -179,15 +173,7 @@ async fn fetch_inner(
     Ok(Fetched::Body { body, validators: new_validators })
 }
 
-/// reqwest errors to our variants; the message is reqwest's chain of causes, which names the
-/// failure (refused, reset, certificate) without any header or body content.
+/// reqwest errors to our variants.
 fn classify(e: reqwest::Error) -> FetchError {
-    let mut message = e.to_string();
-    let mut source = std::error::Error::source(&e);
-    while let Some(cause) = source {
-        message.push_str(": ");
-        message.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    if e.is_redirect() { FetchError::Redirect(message) } else { FetchError::Network(message) }
+    if e.is_redirect() { FetchError::Redirect(e) } else { FetchError::Network(e) }
 }

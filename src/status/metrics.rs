@@ -12,7 +12,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::{Registry, Unit};
 
-use super::feed::{Kind, State};
+use super::feed::{EntryKind, IncidentState};
 use super::fetch::PollResult;
 use super::summary::{Component, ComponentStatus, Impact, Indicator};
 
@@ -20,41 +20,41 @@ use super::summary::{Component, ComponentStatus, Impact, Indicator};
 const DURATION_BUCKETS: [f64; 11] = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct PageLabels {
+pub(super) struct PageLabels {
     pub page: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct PollLabels {
+pub(super) struct PollLabels {
     pub page: String,
     pub result: PollResult,
 }
 
 /// One active incident or maintenance.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct InfoLabels {
+pub(super) struct InfoLabels {
     pub page: String,
     pub id: String,
     pub title: String,
-    pub state: State,
-    pub kind: Kind,
+    pub state: IncidentState,
+    pub kind: EntryKind,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct ComponentLabels {
+pub(super) struct ComponentLabels {
     pub page: String,
     pub component: String,
     pub state: ComponentStatus,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct IndicatorLabels {
+pub(super) struct IndicatorLabels {
     pub page: String,
     pub indicator: Indicator,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct ImpactLabels {
+pub(super) struct ImpactLabels {
     pub page: String,
     pub impact: Impact,
 }
@@ -63,7 +63,7 @@ type Timestamp = Gauge<f64, AtomicU64>;
 type DurationHistogram = Family<PageLabels, Histogram, fn() -> Histogram>;
 
 /// Every family of the layer, registered once and shared by the pages.
-pub struct StatusMetrics {
+pub(super) struct StatusMetrics {
     incidents_active: Family<PageLabels, Gauge>,
     maintenances_active: Family<PageLabels, Gauge>,
     maintenances_upcoming: Family<PageLabels, Gauge>,
@@ -82,7 +82,7 @@ pub struct StatusMetrics {
 }
 
 impl StatusMetrics {
-    pub fn register(registry: &mut Registry) -> Arc<Self> {
+    pub(super) fn register(registry: &mut Registry) -> Arc<Self> {
         let m = StatusMetrics {
             incidents_active: Family::default(),
             maintenances_active: Family::default(),
@@ -100,87 +100,102 @@ impl StatusMetrics {
             summary_polls: Family::default(),
             summary_up: Family::default(),
         };
+        m.register_feed_state(registry);
+        m.register_summary_state(registry);
+        m.register_polls(registry);
+        Arc::new(m)
+    }
+
+    /// What the history feed says: open entries, their info series, the seen counter, the newest update.
+    fn register_feed_state(&self, registry: &mut Registry) {
         registry.register(
             "claudewatch_status_incidents_active",
             "Incidents on the status page that are open: their newest update naming a status is investigating, identified or monitoring, or all their updates are `update` (an `update` or unknown state keeps the status before it; maintenance excluded)",
-            m.incidents_active.clone(),
+            self.incidents_active.clone(),
         );
         registry.register(
             "claudewatch_status_maintenances_active",
             "Scheduled maintenances on the status page that are in progress or verifying",
-            m.maintenances_active.clone(),
+            self.maintenances_active.clone(),
         );
         registry.register(
             "claudewatch_status_maintenances_upcoming",
             "Scheduled maintenances on the status page that have not started",
-            m.maintenances_upcoming.clone(),
+            self.maintenances_upcoming.clone(),
         );
         registry.register(
             "claudewatch_status_incident_info",
             "Always 1: one series per active incident or maintenance, removed when it ends (title cut to 100 characters)",
-            m.incident_info.clone(),
+            self.incident_info.clone(),
         );
         registry.register(
             "claudewatch_status_incidents_seen",
             "Incidents that appeared on the status page since start-up (the first poll sets the baseline)",
-            m.incidents_seen.clone(),
+            self.incidents_seen.clone(),
         );
         registry.register_with_unit(
             "claudewatch_status_last_update_timestamp",
             "Time of the newest update in the feed, as Unix time; absent until a feed with a dated update has been read",
             Unit::Seconds,
-            m.last_update.clone(),
+            self.last_update.clone(),
         );
+    }
+
+    /// What the JSON summary says: component states, the indicator, unresolved incidents by impact.
+    fn register_summary_state(&self, registry: &mut Registry) {
         registry.register(
             "claudewatch_status_component",
             "1 for the component's current state on the status page, 0 for the others (from the JSON summary)",
-            m.component.clone(),
+            self.component.clone(),
         );
         registry.register(
             "claudewatch_status_indicator",
             "1 for the status page's current overall indicator, 0 for the others (from the JSON summary)",
-            m.indicator.clone(),
+            self.indicator.clone(),
         );
         registry.register(
             "claudewatch_status_unresolved_incidents",
             "Unresolved incidents in the JSON summary, by impact",
-            m.unresolved.clone(),
+            self.unresolved.clone(),
         );
-        registry.register("claudewatch_status_polls", "Polls of the status page feed, by result", m.polls.clone());
+    }
+
+    /// How the polls go: results, durations, the last success, `up`, for the feed and the summary.
+    fn register_polls(&self, registry: &mut Registry) {
+        registry.register("claudewatch_status_polls", "Polls of the status page feed, by result", self.polls.clone());
         registry.register_with_unit(
             "claudewatch_status_poll_duration",
             "Time to fetch and read the status page feed",
             Unit::Seconds,
-            m.poll_duration.clone(),
+            self.poll_duration.clone(),
         );
         registry.register_with_unit(
             "claudewatch_status_last_success_timestamp",
             "When a feed poll last returned usable data (a new body or a 304), as Unix time; absent until the first",
             Unit::Seconds,
-            m.last_success.clone(),
+            self.last_success.clone(),
         );
         registry.register(
             "claudewatch_status_up",
             "1 if the last feed poll returned usable data, 0 if it failed and the state shown is stale",
-            m.up.clone(),
+            self.up.clone(),
         );
         registry.register(
             "claudewatch_status_json_polls",
             "Polls of the status page JSON summary, by result",
-            m.summary_polls.clone(),
+            self.summary_polls.clone(),
         );
         registry.register(
             "claudewatch_status_json_up",
             "1 if the last JSON summary poll returned usable data, 0 if it failed and the component states are stale",
-            m.summary_up.clone(),
+            self.summary_up.clone(),
         );
-        Arc::new(m)
     }
 }
 
 /// One page's view of the families.
 #[derive(Clone)]
-pub struct PageMetrics {
+pub(super) struct PageMetrics {
     page: String,
     labels: PageLabels,
     m: Arc<StatusMetrics>,
@@ -191,7 +206,7 @@ impl PageMetrics {
     /// the first poll. The summary's series exist only for pages that have a summary URL. The
     /// timestamps are not pre-created: a 0 would read as "56 years ago" in `time() - x`; they
     /// appear with their first value, as the probe layer's do.
-    pub fn new(m: Arc<StatusMetrics>, page: &str, with_summary: bool) -> Self {
+    pub(super) fn new(m: Arc<StatusMetrics>, page: &str, with_summary: bool) -> Self {
         let labels = PageLabels { page: page.to_owned() };
         let pm = Self { page: page.to_owned(), labels, m };
         let l = &pm.labels;
@@ -224,7 +239,7 @@ impl PageMetrics {
     }
 
     /// A feed poll ended with `result` after `elapsed`; `now` is the wall-clock time.
-    pub fn feed_polled(&self, result: PollResult, elapsed: Duration, now: SystemTime) {
+    pub(super) fn feed_polled(&self, result: PollResult, elapsed: Duration, now: SystemTime) {
         self.m.polls.get_or_create(&self.poll_labels(result)).inc();
         self.m.poll_duration.get_or_create(&self.labels).observe(elapsed.as_secs_f64());
         self.m.up.get_or_create(&self.labels).set(i64::from(result.is_success()));
@@ -234,42 +249,42 @@ impl PageMetrics {
     }
 
     /// A summary poll ended with `result`.
-    pub fn summary_polled(&self, result: PollResult) {
+    pub(super) fn summary_polled(&self, result: PollResult) {
         self.m.summary_polls.get_or_create(&self.poll_labels(result)).inc();
         self.m.summary_up.get_or_create(&self.labels).set(i64::from(result.is_success()));
     }
 
-    pub fn set_counts(&self, incidents: usize, maintenances: usize, upcoming: usize) {
+    pub(super) fn set_counts(&self, incidents: usize, maintenances: usize, upcoming: usize) {
         let as_i64 = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
         self.m.incidents_active.get_or_create(&self.labels).set(as_i64(incidents));
         self.m.maintenances_active.get_or_create(&self.labels).set(as_i64(maintenances));
         self.m.maintenances_upcoming.get_or_create(&self.labels).set(as_i64(upcoming));
     }
 
-    pub fn set_last_update(&self, at: SystemTime) {
+    pub(super) fn set_last_update(&self, at: SystemTime) {
         self.m.last_update.get_or_create(&self.labels).set(unix_seconds(at));
     }
 
-    pub fn incident_seen(&self) {
+    pub(super) fn incident_seen(&self) {
         self.m.incidents_seen.get_or_create(&self.labels).inc();
     }
 
     /// The info series for one active entry; the caller keeps the labels to remove it later.
-    pub fn info_labels(&self, id: &str, title: &str, state: State, kind: Kind) -> InfoLabels {
+    pub(super) fn info_labels(&self, id: &str, title: &str, state: IncidentState, kind: EntryKind) -> InfoLabels {
         InfoLabels { page: self.page.clone(), id: id.to_owned(), title: title.to_owned(), state, kind }
     }
 
-    pub fn info_show(&self, labels: &InfoLabels) {
+    pub(super) fn info_show(&self, labels: &InfoLabels) {
         self.m.incident_info.get_or_create(labels).set(1);
     }
 
-    pub fn info_remove(&self, labels: &InfoLabels) {
+    pub(super) fn info_remove(&self, labels: &InfoLabels) {
         self.m.incident_info.remove(labels);
     }
 
     /// Sets each component's state series (1 for the current state, 0 for the others) and
     /// removes every series of components in `gone`.
-    pub fn set_components(&self, components: &[Component], gone: &[String]) {
+    pub(super) fn set_components(&self, components: &[Component], gone: &[String]) {
         for name in gone {
             for state in ComponentStatus::ALL {
                 self.m.component.remove(&ComponentLabels { page: self.page.clone(), component: name.clone(), state });
@@ -283,14 +298,14 @@ impl PageMetrics {
         }
     }
 
-    pub fn set_indicator(&self, current: Indicator) {
+    pub(super) fn set_indicator(&self, current: Indicator) {
         for indicator in Indicator::ALL {
             let labels = IndicatorLabels { page: self.page.clone(), indicator };
             self.m.indicator.get_or_create(&labels).set(i64::from(indicator == current));
         }
     }
 
-    pub fn set_unresolved(&self, impacts: impl Iterator<Item = Impact>) {
+    pub(super) fn set_unresolved(&self, impacts: impl Iterator<Item = Impact>) {
         let mut counts = vec![0_i64; Impact::ALL.len()];
         for impact in impacts {
             if let Some(i) = Impact::ALL.iter().position(|x| *x == impact) {

@@ -2,21 +2,24 @@
 //! optionally, the Statuspage JSON summary, and turns incidents, maintenances and component
 //! states into metrics.
 //!
-//! - [`config`]: the `[[status_page]]` table.
-//! - [`fetch`]: one conditional, bounded GET; the poll outcomes.
-//! - [`feed`]: the feed and its update HTML read into incidents (pure; tested on real feeds).
-//! - [`summary`]: the JSON summary read into components, indicator and open incidents (pure).
-//! - [`tracker`]: what changed since the last poll; moves the metrics and logs each change.
-//! - [`metrics`]: the families and the per-page intent methods.
-//! - [`poller`]: the fixed-rate loops with backoff.
+//! - `config`: the `[[status_page]]` table.
+//! - `fetch`: one conditional, bounded GET; the poll outcomes.
+//! - `feed`: the feed and its update HTML read into incidents (pure; tested on real feeds).
+//! - `summary`: the JSON summary read into components, indicator and open incidents (pure).
+//! - `tracker`: what changed since the last poll; moves the metrics and emits each change.
+//! - `metrics`: the families and the per-page intent methods.
+//! - `internal_events`: each occurrence (a poll ended, an incident changed) logged and counted
+//!   together.
+//! - `poller`: the fixed-rate loops with backoff, each in its page's `status_page{page}` span.
 
-pub mod config;
-pub mod feed;
-pub mod fetch;
-pub mod metrics;
-pub mod poller;
-pub mod summary;
-pub mod tracker;
+mod config;
+pub(crate) mod feed;
+mod fetch;
+mod internal_events;
+mod metrics;
+mod poller;
+pub(crate) mod summary;
+mod tracker;
 
 pub use config::StatusPageConfig;
 
@@ -24,13 +27,16 @@ use prometheus_client::registry::Registry;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::StartError;
+use crate::error::StartError;
 use crate::readiness::{Readiness, ReadyHandle};
 use metrics::{PageMetrics, StatusMetrics};
-use poller::{FeedPoller, SummaryPoller, Target};
+use poller::{FeedPoller, PollTarget, SummaryPoller};
+use tracing::Instrument;
 
 /// One configured page, ready to poll.
-struct Page {
+struct PolledPage {
+    /// The `page` field of the loops' span (and of every line they log).
+    name: String,
     feed: FeedPoller,
     summary: Option<SummaryPoller>,
     interval: std::time::Duration,
@@ -39,46 +45,44 @@ struct Page {
 }
 
 /// The status layer, built (and its metrics registered) before the server starts.
-pub struct StatusLayer {
-    pages: Vec<Page>,
+pub(crate) struct StatusLayer {
+    pages: Vec<PolledPage>,
 }
 
 impl StatusLayer {
-    pub fn new(pages: &[StatusPageConfig], registry: &mut Registry, readiness: &Readiness) -> Result<Self, StartError> {
+    pub(crate) fn new(
+        pages: &[StatusPageConfig],
+        registry: &mut Registry,
+        readiness: &Readiness,
+    ) -> Result<Self, StartError> {
         let families = StatusMetrics::register(registry);
         let client = fetch::client()?;
         let mut built = Vec::with_capacity(pages.len());
         for page in pages {
-            let url = |raw: &str| {
-                crate::config::url::parse_http_url(raw)
-                    .map_err(|e| StartError(format!("status_page `{}`: {e}", page.name)))
-            };
             let metrics = PageMetrics::new(families.clone(), &page.name, page.summary_url.is_some());
-            let target = |u| Target {
-                page: page.name.clone(),
+            let target = |url: &crate::config::HttpUrl| PollTarget {
                 client: client.clone(),
-                url: u,
+                url: url.url().clone(),
                 timeout: page.timeout.get(),
                 max_body_bytes: page.max_body_bytes,
             };
-            let feed = FeedPoller::new(target(url(&page.feed_url)?), metrics.clone());
-            let summary = match &page.summary_url {
-                Some(raw) => Some(SummaryPoller::new(target(url(raw)?), metrics)),
-                None => None,
-            };
+            let feed = FeedPoller::new(target(&page.feed_url), metrics.clone());
+            let summary = page.summary_url.as_ref().map(|url| SummaryPoller::new(target(url), metrics));
             let ready = readiness.register(format!("status:{}", page.name));
-            built.push(Page { feed, summary, interval: page.interval.get(), ready });
+            built.push(PolledPage { name: page.name.clone(), feed, summary, interval: page.interval.get(), ready });
         }
         Ok(Self { pages: built })
     }
 
-    /// Starts the poll loops (one per URL); each stops when `shutdown` is cancelled.
-    pub fn spawn(self, tasks: &mut JoinSet<()>, shutdown: CancellationToken) {
+    /// Starts the poll loops (one per URL), in the page's `status_page{page}` span; each stops
+    /// when `shutdown` is cancelled.
+    pub(crate) fn spawn(self, tasks: &mut JoinSet<()>, shutdown: &CancellationToken) {
         for page in self.pages {
+            let span = tracing::info_span!("status_page", page = %page.name);
             if let Some(summary) = page.summary {
-                tasks.spawn(poller::run(summary, page.interval, shutdown.clone()));
+                tasks.spawn(poller::run(summary, page.interval, shutdown.clone()).instrument(span.clone()));
             }
-            tasks.spawn(poller::run(page.feed, page.interval, shutdown.clone()));
+            tasks.spawn(poller::run(page.feed, page.interval, shutdown.clone()).instrument(span));
             page.ready.ready();
         }
     }

@@ -11,9 +11,11 @@ use tokio_util::sync::CancellationToken;
 
 use super::feed;
 use super::fetch::{self, Fetched, PollResult, Validators};
+use super::internal_events::{Document, PollEnded};
 use super::metrics::PageMetrics;
 use super::summary;
 use super::tracker::Tracker;
+use crate::telemetry::event::InternalEvent;
 
 const FEED_ACCEPT: &str =
     "application/atom+xml, application/rss+xml;q=0.9, application/xml;q=0.8, text/xml;q=0.8, */*;q=0.1";
@@ -23,8 +25,7 @@ const SUMMARY_ACCEPT: &str = "application/json, */*;q=0.1";
 const MIN_BACKOFF: Duration = Duration::from_millis(100);
 
 /// What both loops need to reach their URL.
-pub struct Target {
-    pub page: String,
+pub(super) struct PollTarget {
     pub client: Client,
     pub url: Url,
     pub timeout: Duration,
@@ -32,14 +33,14 @@ pub struct Target {
 }
 
 /// One kind of poll (feed or summary).
-pub trait Poll {
+pub(super) trait Poll {
     /// Polls once, updates the metrics, and returns the outcome.
     fn poll(&mut self) -> impl Future<Output = PollResult> + Send;
 }
 
 /// Runs `poller` every `interval` until `shutdown`: the first poll at once, then on a fixed-rate
 /// schedule; after a failure, sooner ([`backoff`]).
-pub async fn run<P: Poll>(mut poller: P, interval: Duration, shutdown: CancellationToken) {
+pub(super) async fn run<P: Poll>(mut poller: P, interval: Duration, shutdown: CancellationToken) {
     let mut next = Instant::now();
     let mut failures: u32 = 0;
     loop {
@@ -69,127 +70,115 @@ pub async fn run<P: Poll>(mut poller: P, interval: Duration, shutdown: Cancellat
 
 /// The delay before retry number `failures` (1-based): a sixteenth of the interval doubling
 /// per failure, with ±20 % jitter, never more than the interval.
-pub fn backoff(interval: Duration, failures: u32) -> Duration {
+pub(super) fn backoff(interval: Duration, failures: u32) -> Duration {
     let base = (interval / 16).max(MIN_BACKOFF).min(interval);
     let doubled = base.saturating_mul(1_u32 << failures.saturating_sub(1).min(16));
     let jittered = doubled.mul_f64(0.8 + fastrand::f64() * 0.4);
     jittered.min(interval)
 }
 
-/// Logs a failure when it starts or changes kind, and the recovery; repeats go to debug, so a
-/// long outage of the vendor's page does not flood the log.
-struct FailureLog {
-    what: &'static str,
+/// One URL with what its polls remember: the validators of the last good body, and the result
+/// of the last poll while polls fail (for the log lines of [`PollEnded`]).
+struct PolledUrl {
+    target: PollTarget,
+    document: Document,
+    accept: &'static str,
+    validators: Validators,
     failing: Option<PollResult>,
 }
 
-impl FailureLog {
-    fn failed(&mut self, page: &str, url: &Url, result: PollResult, error: &dyn std::fmt::Display) {
-        if self.failing == Some(result) {
-            tracing::debug!(page, url = %url, result = %result, error = %error, "status page {} poll failed again", self.what);
-        } else {
-            tracing::warn!(page, url = %url, result = %result, error = %error, "status page {} poll failed; keeping the last known state", self.what);
-        }
-        self.failing = Some(result);
-    }
-
-    fn succeeded(&mut self, page: &str, url: &Url) {
-        if self.failing.take().is_some() {
-            tracing::info!(page, url = %url, "status page {} poll recovered", self.what);
-        }
-    }
+/// What one fetch brought: its result, the parsed body if there was one, and why it failed.
+struct Fetch<T> {
+    result: PollResult,
+    parsed: Option<T>,
+    error: Option<String>,
 }
 
-/// One URL with what its polls remember: the validators of the last good body and the
-/// failure state of the log.
-struct Source {
-    target: Target,
-    accept: &'static str,
-    validators: Validators,
-    log: FailureLog,
-}
-
-impl Source {
-    fn new(target: Target, accept: &'static str, what: &'static str) -> Self {
-        Self { target, accept, validators: Validators::default(), log: FailureLog { what, failing: None } }
+impl PolledUrl {
+    fn new(target: PollTarget, document: Document, accept: &'static str) -> Self {
+        Self { target, document, accept, validators: Validators::default(), failing: None }
     }
 
     /// Fetches and parses; the body's validators are kept only once it has parsed, so a broken
     /// body is fetched again in full rather than answered with 304 for ever.
-    async fn get<T, E: std::fmt::Display>(
-        &mut self,
-        parse: impl FnOnce(&[u8]) -> Result<T, E>,
-    ) -> (PollResult, Option<T>) {
+    async fn get<T, E: std::error::Error + 'static>(&mut self, parse: impl FnOnce(&[u8]) -> Result<T, E>) -> Fetch<T> {
         let t = &self.target;
         let fetched = fetch::fetch(&t.client, &t.url, self.accept, &self.validators, t.max_body_bytes, t.timeout).await;
-        let (result, parsed) = match fetched {
-            Ok(Fetched::NotModified) => (PollResult::NotModified, None),
+        match fetched {
+            Ok(Fetched::NotModified) => Fetch { result: PollResult::NotModified, parsed: None, error: None },
             Ok(Fetched::Body { body, validators }) => match parse(&body) {
                 Ok(parsed) => {
                     self.validators = validators;
-                    (PollResult::Ok, Some(parsed))
+                    Fetch { result: PollResult::Ok, parsed: Some(parsed), error: None }
                 }
                 Err(e) => {
-                    self.log.failed(&t.page, &t.url, PollResult::ParseError, &e);
-                    (PollResult::ParseError, None)
+                    Fetch { result: PollResult::ParseError, parsed: None, error: Some(crate::error::describe(&e)) }
                 }
             },
-            Err(e) => {
-                self.log.failed(&t.page, &t.url, e.result(), &e);
-                (e.result(), None)
-            }
-        };
-        if result.is_success() {
-            self.log.succeeded(&t.page, &t.url);
+            Err(e) => Fetch { result: e.result(), parsed: None, error: Some(crate::error::describe(&e)) },
         }
-        (result, parsed)
+    }
+
+    /// Counts and logs the poll, and remembers whether polls are failing.
+    fn ended<T>(&mut self, fetch: &Fetch<T>, elapsed: Duration, metrics: &PageMetrics) {
+        PollEnded {
+            document: self.document,
+            url: &self.target.url,
+            result: fetch.result,
+            elapsed,
+            at: SystemTime::now(),
+            error: fetch.error.as_deref(),
+            failing_before: self.failing,
+        }
+        .emit(metrics);
+        self.failing = (!fetch.result.is_success()).then_some(fetch.result);
     }
 }
 
 /// Polls the history feed.
-pub struct FeedPoller {
-    source: Source,
+pub(super) struct FeedPoller {
+    source: PolledUrl,
     metrics: PageMetrics,
     tracker: Tracker,
 }
 
 impl FeedPoller {
-    pub fn new(target: Target, metrics: PageMetrics) -> Self {
-        let tracker = Tracker::new(&target.page);
-        Self { source: Source::new(target, FEED_ACCEPT, "feed"), metrics, tracker }
+    pub(super) fn new(target: PollTarget, metrics: PageMetrics) -> Self {
+        Self { source: PolledUrl::new(target, Document::Feed, FEED_ACCEPT), metrics, tracker: Tracker::new() }
     }
 }
 
 impl Poll for FeedPoller {
     async fn poll(&mut self) -> PollResult {
         let started = Instant::now();
-        let (result, parsed) = self.source.get(feed::parse).await;
-        if let Some(feed) = parsed {
-            self.tracker.apply(&feed, SystemTime::now(), &self.metrics);
+        let fetch = self.source.get(feed::parse).await;
+        if let Some(feed) = &fetch.parsed {
+            self.tracker.apply(feed, SystemTime::now(), &self.metrics);
         }
-        self.metrics.feed_polled(result, started.elapsed(), SystemTime::now());
-        result
+        self.source.ended(&fetch, started.elapsed(), &self.metrics);
+        fetch.result
     }
 }
 
 /// Polls the JSON summary.
-pub struct SummaryPoller {
-    source: Source,
+pub(super) struct SummaryPoller {
+    source: PolledUrl,
     metrics: PageMetrics,
     /// Component names shown now, to remove the series of those that disappear.
     components: Vec<String>,
 }
 
 impl SummaryPoller {
-    pub fn new(target: Target, metrics: PageMetrics) -> Self {
-        Self { source: Source::new(target, SUMMARY_ACCEPT, "summary"), metrics, components: Vec::new() }
+    pub(super) fn new(target: PollTarget, metrics: PageMetrics) -> Self {
+        Self { source: PolledUrl::new(target, Document::Summary, SUMMARY_ACCEPT), metrics, components: Vec::new() }
     }
 }
 
 impl Poll for SummaryPoller {
     async fn poll(&mut self) -> PollResult {
-        let (result, parsed) = self.source.get(summary::parse).await;
-        if let Some(parsed) = parsed {
+        let started = Instant::now();
+        let fetch = self.source.get(summary::parse).await;
+        if let Some(parsed) = &fetch.parsed {
             let names: Vec<String> = parsed.components.iter().map(|c| c.name.clone()).collect();
             let gone: Vec<String> = self.components.iter().filter(|n| !names.contains(n)).cloned().collect();
             self.metrics.set_components(&parsed.components, &gone);
@@ -197,8 +186,8 @@ impl Poll for SummaryPoller {
             self.metrics.set_unresolved(parsed.incidents.iter().map(|i| i.impact));
             self.components = names;
         }
-        self.metrics.summary_polled(result);
-        result
+        self.source.ended(&fetch, started.elapsed(), &self.metrics);
+        fetch.result
     }
 }
 

@@ -3,18 +3,16 @@
 //! tolerated field by field; only a body that is not a JSON object with at least one of those
 //! parts is an error.
 
-use std::fmt;
-
 use serde_json::Value;
 
 use crate::telemetry::labels::label_enum;
 use crate::text::truncate;
 
 /// More components than this are ignored (they are label values).
-pub const MAX_COMPONENTS: usize = 200;
+pub(crate) const MAX_SUMMARY_COMPONENTS: usize = 200;
 
 /// Component names are cut to this many characters.
-pub const MAX_COMPONENT_NAME_CHARS: usize = 100;
+pub(crate) const MAX_COMPONENT_NAME_CHARS: usize = 100;
 
 label_enum! {
     /// A component's status.
@@ -82,29 +80,29 @@ pub struct Summary {
 }
 
 /// Why a body is not a usable summary.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SummaryError(pub String);
-
-impl fmt::Display for SummaryError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
+#[derive(Debug, thiserror::Error)]
+pub enum SummaryError {
+    #[error("invalid JSON")]
+    Json(#[from] serde_json::Error),
+    #[error("not a JSON object")]
+    NotAnObject,
+    #[error("no components, status or incidents: not a Statuspage summary")]
+    NotASummary,
 }
 
-impl std::error::Error for SummaryError {}
-
+/// Reads a summary; missing and extra fields are tolerated, a body that is no summary is not.
 pub fn parse(body: &[u8]) -> Result<Summary, SummaryError> {
-    let value: Value = serde_json::from_slice(body).map_err(|e| SummaryError(format!("invalid JSON: {e}")))?;
+    let value: Value = serde_json::from_slice(body)?;
     let Some(root) = value.as_object() else {
-        return Err(SummaryError("not a JSON object".to_owned()));
+        return Err(SummaryError::NotAnObject);
     };
     if !["components", "status", "incidents"].iter().any(|k| root.contains_key(*k)) {
-        return Err(SummaryError("no components, status or incidents: not a Statuspage summary".to_owned()));
+        return Err(SummaryError::NotASummary);
     }
 
     let mut components: Vec<Component> = Vec::new();
     for item in root.get("components").and_then(Value::as_array).into_iter().flatten() {
-        if components.len() >= MAX_COMPONENTS {
+        if components.len() >= MAX_SUMMARY_COMPONENTS {
             break;
         }
         if item.get("group").and_then(Value::as_bool) == Some(true) {
@@ -219,7 +217,7 @@ mod tests {
         let many: Vec<String> =
             (0..300).map(|i| format!(r#"{{"name": "c{i}{long}", "status": "operational"}}"#)).collect();
         let s = parse(format!(r#"{{"components": [{}]}}"#, many.join(",")).as_bytes()).unwrap();
-        assert_eq!(s.components.len(), MAX_COMPONENTS);
+        assert_eq!(s.components.len(), MAX_SUMMARY_COMPONENTS);
         assert!(s.components.iter().all(|c| c.name.chars().count() == MAX_COMPONENT_NAME_CHARS));
     }
 }

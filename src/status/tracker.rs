@@ -1,16 +1,19 @@
 //! What one page's feed said last time, and what changed since: the incidents that appeared,
-//! changed state, ended or left the feed. Each change moves the metrics and writes one log line,
-//! together, so logs and metrics never disagree.
+//! changed state, ended or left the feed. Each change is one [`IncidentChanged`] event (its log
+//! line and the seen counter together); the page's gauges and info series follow the feed.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::{Duration, SystemTime};
 
-use super::feed::{Feed, Incident, Kind, Phase, State};
+use super::feed::{EntryKind, Feed, Incident, Lifecycle};
+pub(super) use super::internal_events::Change;
+use super::internal_events::IncidentChanged;
 use super::metrics::{InfoLabels, PageMetrics};
+use crate::telemetry::event::InternalEvent;
 use crate::text::truncate;
 
 /// Titles in the info series are cut to this many characters (the log line has them whole).
-pub const MAX_TITLE_CHARS: usize = 100;
+pub(super) const MAX_TITLE_CHARS: usize = 100;
 
 /// Incident ids are cut to this many characters.
 const MAX_ID_CHARS: usize = 64;
@@ -30,37 +33,9 @@ struct Tracked {
     info: Option<InfoLabels>,
 }
 
-/// What one poll changed, as logged.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Change {
-    /// Active or upcoming when the daemon started.
-    AtStartup {
-        id: String,
-    },
-    /// New since the last poll.
-    Appeared {
-        id: String,
-        counted: bool,
-    },
-    StateChanged {
-        id: String,
-        from: State,
-        to: State,
-    },
-    /// Resolved, postmortem or completed.
-    Ended {
-        id: String,
-        state: State,
-    },
-    /// Was active and is no longer in the feed.
-    LeftFeed {
-        id: String,
-    },
-}
-
 /// One page's knowledge of its feed.
-pub struct Tracker {
-    page: String,
+#[derive(Default)]
+pub(super) struct Tracker {
     /// Whether a feed has been read since start-up (the first one is the seen baseline).
     has_baseline: bool,
     /// The entries of the latest feed, by id.
@@ -71,19 +46,13 @@ pub struct Tracker {
 }
 
 impl Tracker {
-    pub fn new(page: &str) -> Self {
-        Self {
-            page: page.to_owned(),
-            has_baseline: false,
-            current: HashMap::new(),
-            remembered: HashSet::new(),
-            remembered_order: VecDeque::new(),
-        }
+    pub(super) fn new() -> Self {
+        Self::default()
     }
 
-    /// Takes in a freshly parsed feed: updates every status metric of the page and logs each
+    /// Takes in a freshly parsed feed: updates every status metric of the page and emits each
     /// change. Returns the changes (for tests).
-    pub fn apply(&mut self, feed: &Feed, now: SystemTime, metrics: &PageMetrics) -> Vec<Change> {
+    pub(super) fn apply(&mut self, feed: &Feed, now: SystemTime, metrics: &PageMetrics) -> Vec<Change> {
         let baseline = !self.has_baseline;
         let mut changes = Vec::new();
         let mut next: HashMap<String, Tracked> = HashMap::with_capacity(feed.incidents.len());
@@ -93,77 +62,80 @@ impl Tracker {
             if next.contains_key(&incident.id) {
                 continue; // The same id twice: the first (newest) entry wins.
             }
-            let id = incident.id.clone();
-            let previous = self.current.remove(&id);
-            let new_to_us = self.remember(&id);
-            let first_seen = previous.as_ref().map_or(now, |p| p.first_seen);
-
-            let change = match &previous {
-                _ if baseline => matches!(incident.phase, Phase::Active | Phase::Upcoming)
-                    .then(|| Change::AtStartup { id: id.clone() }),
-                None => {
-                    let counted = new_to_us && incident.kind == Kind::Incident;
-                    if counted {
-                        metrics.incident_seen();
-                    }
-                    Some(Change::Appeared { id: id.clone(), counted })
-                }
-                Some(before) => {
-                    let was_open = before.incident.phase != Phase::Ended;
-                    if was_open && incident.phase == Phase::Ended {
-                        Some(Change::Ended { id: id.clone(), state: incident.state })
-                    } else if before.incident.state != incident.state {
-                        Some(Change::StateChanged { id: id.clone(), from: before.incident.state, to: incident.state })
-                    } else {
-                        None
-                    }
-                }
-            };
-            if let Some(change) = &change {
-                log_change(&self.page, change, &incident, seen_for(first_seen, now));
-            }
-            changes.extend(change);
-
-            let wanted = incident.is_active().then(|| {
-                metrics.info_labels(&id, &truncate(&incident.title, MAX_TITLE_CHARS), incident.state, incident.kind)
-            });
-            let shown = previous.as_ref().and_then(|p| p.info.clone());
-            if shown != wanted {
-                if let Some(old) = &shown {
-                    metrics.info_remove(old);
-                }
-                if let Some(new) = &wanted {
-                    metrics.info_show(new);
-                }
-            }
-            next.insert(id, Tracked { incident, first_seen, info: wanted });
+            let previous = self.current.remove(&incident.id);
+            let tracked = self.track(incident, previous, baseline, now, metrics, &mut changes);
+            next.insert(tracked.incident.id.clone(), tracked);
         }
-
-        // Whatever is left was in the last feed and is not in this one.
-        for (id, gone) in self.current.drain() {
-            if let Some(info) = &gone.info {
-                metrics.info_remove(info);
-                let change = Change::LeftFeed { id };
-                log_change(&self.page, &change, &gone.incident, seen_for(gone.first_seen, now));
-                changes.push(change);
-            }
-        }
+        self.forget_gone(now, metrics, &mut changes);
         self.current = next;
         self.has_baseline = true;
-
-        // Counted over the deduplicated entries, so the counts agree with the info series.
-        let count = |kind: Kind, phase: Phase| {
-            self.current.values().filter(|t| t.incident.kind == kind && t.incident.phase == phase).count()
-        };
-        metrics.set_counts(
-            count(Kind::Incident, Phase::Active),
-            count(Kind::Maintenance, Phase::Active),
-            count(Kind::Maintenance, Phase::Upcoming),
-        );
+        self.set_counts(metrics);
         if let Some(newest) = feed.newest_update() {
             metrics.set_last_update(newest.into());
         }
         changes
+    }
+
+    /// One entry of the new feed: its change (emitted), and its info series brought up to date.
+    fn track(
+        &mut self,
+        incident: Incident,
+        previous: Option<Tracked>,
+        baseline: bool,
+        now: SystemTime,
+        metrics: &PageMetrics,
+        changes: &mut Vec<Change>,
+    ) -> Tracked {
+        let new_to_us = self.remember(&incident.id);
+        let first_seen = previous.as_ref().map_or(now, |p| p.first_seen);
+        if let Some(change) = change_of(&incident, previous.as_ref().map(|p| &p.incident), baseline, new_to_us) {
+            let seen_for = seen_for(first_seen, now);
+            IncidentChanged { change: &change, incident: &incident, seen_for: &seen_for }.emit(metrics);
+            changes.push(change);
+        }
+        let wanted = incident.is_active().then(|| {
+            metrics.info_labels(
+                &incident.id,
+                &truncate(&incident.title, MAX_TITLE_CHARS),
+                incident.state,
+                incident.kind,
+            )
+        });
+        let shown = previous.and_then(|p| p.info);
+        if shown != wanted {
+            if let Some(old) = &shown {
+                metrics.info_remove(old);
+            }
+            if let Some(new) = &wanted {
+                metrics.info_show(new);
+            }
+        }
+        Tracked { incident, first_seen, info: wanted }
+    }
+
+    /// Whatever is left of the last feed is not in this one: an active entry's series goes.
+    fn forget_gone(&mut self, now: SystemTime, metrics: &PageMetrics, changes: &mut Vec<Change>) {
+        for (id, gone) in self.current.drain() {
+            if let Some(info) = &gone.info {
+                metrics.info_remove(info);
+                let change = Change::LeftFeed { id };
+                let seen_for = seen_for(gone.first_seen, now);
+                IncidentChanged { change: &change, incident: &gone.incident, seen_for: &seen_for }.emit(metrics);
+                changes.push(change);
+            }
+        }
+    }
+
+    /// The page's counts, over the deduplicated entries so that they agree with the info series.
+    fn set_counts(&self, metrics: &PageMetrics) {
+        let count = |kind: EntryKind, phase: Lifecycle| {
+            self.current.values().filter(|t| t.incident.kind == kind && t.incident.phase == phase).count()
+        };
+        metrics.set_counts(
+            count(EntryKind::Incident, Lifecycle::Active),
+            count(EntryKind::Maintenance, Lifecycle::Active),
+            count(EntryKind::Maintenance, Lifecycle::Upcoming),
+        );
     }
 
     /// Remembers `id`; true if it was not remembered yet.
@@ -193,41 +165,24 @@ fn seen_for(first_seen: SystemTime, now: SystemTime) -> String {
     humantime::format_duration(Duration::from_secs(secs)).to_string()
 }
 
-/// The one log line per change, with the title and the link. The message is fixed per kind of
-/// change (`kind` tells incidents from maintenances), so log queries can match on it. The end
-/// of an open entry also says how long it was watched (`seen_for`).
-fn log_change(page: &str, change: &Change, incident: &Incident, seen_for: String) {
-    let id = incident.id.as_str();
-    let title = incident.title.as_str();
-    let link = incident.link.as_deref().unwrap_or("");
-    let kind = incident.kind.as_str();
-    let state = incident.state.as_str();
-    match change {
-        Change::AtStartup { .. } => {
-            tracing::info!(page, id, title, link, kind, state, "status page incident open at start-up");
-        }
-        Change::Appeared { .. } => {
-            tracing::info!(page, id, title, link, kind, state, "status page incident appeared");
-        }
-        Change::StateChanged { from, .. } => {
-            let from = from.as_str();
-            tracing::info!(page, id, title, link, kind, from, state, "status page incident changed state");
-        }
-        Change::Ended { .. } => {
-            tracing::info!(page, id, title, link, kind, state, seen_for, "status page incident ended");
-        }
-        Change::LeftFeed { .. } => {
-            tracing::info!(
-                page,
-                id,
-                title,
-                link,
-                kind,
-                state,
-                seen_for,
-                "status page incident left the feed while open"
-            );
-        }
+/// What changed for one entry since the last poll: at the baseline only what is open; a new
+/// entry (counted when it is an incident the daemon never saw); an end; a change of state.
+fn change_of(incident: &Incident, before: Option<&Incident>, baseline: bool, new_to_us: bool) -> Option<Change> {
+    let id = incident.id.clone();
+    if baseline {
+        return matches!(incident.phase, Lifecycle::Active | Lifecycle::Upcoming).then_some(Change::AtStartup { id });
+    }
+    let Some(before) = before else {
+        let counted = new_to_us && incident.kind == EntryKind::Incident;
+        return Some(Change::Appeared { id, counted });
+    };
+    let was_open = before.phase != Lifecycle::Ended;
+    if was_open && incident.phase == Lifecycle::Ended {
+        Some(Change::Ended { id, state: incident.state })
+    } else if before.state != incident.state {
+        Some(Change::StateChanged { id, from: before.state, to: incident.state })
+    } else {
+        None
     }
 }
 
@@ -236,7 +191,7 @@ mod tests {
     use prometheus_client::registry::Registry;
 
     use super::*;
-    use crate::status::feed;
+    use crate::status::feed::{self, IncidentState};
     use crate::status::metrics::StatusMetrics;
 
     fn entry(id: &str, title: &str, states: &[&str]) -> String {
@@ -269,7 +224,7 @@ mod tests {
         fn new() -> Self {
             let mut registry = Registry::default();
             let m = StatusMetrics::register(&mut registry);
-            Self { registry, metrics: PageMetrics::new(m, "p", false), tracker: Tracker::new("p") }
+            Self { registry, metrics: PageMetrics::new(m, "p", false), tracker: Tracker::new() }
         }
 
         fn apply(&mut self, entries: &[String]) -> Vec<Change> {
@@ -318,7 +273,11 @@ mod tests {
         let changes = f.apply(&[new(&["Monitoring", "Investigating"]), open.clone(), old.clone()]);
         assert_eq!(
             changes,
-            [Change::StateChanged { id: "new".into(), from: State::Investigating, to: State::Monitoring }]
+            [Change::StateChanged {
+                id: "new".into(),
+                from: IncidentState::Investigating,
+                to: IncidentState::Monitoring
+            }]
         );
         let info = f.lines("claudewatch_status_incident_info{page=\"p\",id=\"new\"");
         assert_eq!(
@@ -330,7 +289,7 @@ mod tests {
         // Nothing new: no change, nothing counted.
         assert!(f.apply(&[new(&["Monitoring", "Investigating"]), open.clone(), old.clone()]).is_empty());
         let changes = f.apply(&[new(&["Resolved", "Monitoring", "Investigating"]), open.clone(), old.clone()]);
-        assert_eq!(changes, [Change::Ended { id: "new".into(), state: State::Resolved }]);
+        assert_eq!(changes, [Change::Ended { id: "new".into(), state: IncidentState::Resolved }]);
         assert!(f.lines("claudewatch_status_incident_info{page=\"p\",id=\"new\"").is_empty());
         assert_eq!(
             f.lines("claudewatch_status_incidents_seen_total"),
@@ -382,7 +341,7 @@ mod tests {
             ["claudewatch_status_incidents_active{page=\"p\"} 0"]
         );
         let changes = f.apply(&[m(&["Completed", "In progress", "Scheduled"])]);
-        assert_eq!(changes, [Change::Ended { id: "m1".into(), state: State::Completed }]);
+        assert_eq!(changes, [Change::Ended { id: "m1".into(), state: IncidentState::Completed }]);
         assert!(f.lines("claudewatch_status_incident_info").is_empty());
         assert_eq!(
             f.lines("claudewatch_status_incidents_seen_total"),

@@ -35,11 +35,13 @@ macro_rules! label_enum {
         }
 
         impl $name {
-            /// Every value, in a stable order, for pre-creating label sets at zero.
-            pub const ALL: [$name; <[&str]>::len(&[$($text),+])] = [$($name::$variant),+];
+            /// Every value, in a stable order, for pre-creating label sets at zero (not every
+            /// set needs it).
+            #[allow(dead_code)]
+            $vis const ALL: [$name; <[&str]>::len(&[$($text),+])] = [$($name::$variant),+];
 
             /// The label value.
-            pub const fn as_str(self) -> &'static str {
+            $vis const fn as_str(self) -> &'static str {
                 match self {
                     $($name::$variant => $text,)+
                 }
@@ -47,7 +49,7 @@ macro_rules! label_enum {
 
             /// The value whose text is exactly `text`, if any.
             #[allow(dead_code)]
-            pub fn from_value(text: &str) -> Option<$name> {
+            $vis fn from_value(text: &str) -> Option<$name> {
                 match text {
                     $($text => Some($name::$variant),)+
                     _ => None,

@@ -11,13 +11,13 @@ use prometheus_client::registry::Registry;
 
 /// The exposition formats we serve.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Format {
+pub(crate) enum Format {
     OpenMetrics,
     Classic,
 }
 
 impl Format {
-    pub const fn content_type(self) -> &'static str {
+    pub(crate) const fn content_type(self) -> &'static str {
         match self {
             Format::OpenMetrics => "application/openmetrics-text; version=1.0.0; charset=utf-8",
             Format::Classic => "text/plain; version=0.0.4; charset=utf-8",
@@ -27,7 +27,7 @@ impl Format {
     /// OpenMetrics when the Accept header lists it with a weight at least that of
     /// `text/plain` (as Prometheus's own Accept header does); the classic format otherwise,
     /// including when there is no Accept header at all.
-    pub fn negotiate(accept: Option<&str>) -> Format {
+    pub(crate) fn negotiate(accept: Option<&str>) -> Format {
         let Some(accept) = accept else { return Format::Classic };
         let mut openmetrics = 0.0_f32;
         let mut classic = 0.0_f32;
@@ -49,7 +49,7 @@ impl Format {
 }
 
 /// Renders the registry in `format`.
-pub fn render(registry: &Registry, format: Format) -> String {
+pub(crate) fn render(registry: &Registry, format: Format) -> String {
     let mut openmetrics = String::with_capacity(16 * 1024);
     // Encoding into a String cannot fail: fmt::Write for String is infallible, and the
     // registry's own values are numbers and label strings.
@@ -67,7 +67,7 @@ pub fn render(registry: &Registry, format: Format) -> String {
 /// `…_info`, `unknown` as `untyped`, `# UNIT` and `# EOF` dropped, help text unescaped where the
 /// classic format has no escape. Samples pass through unchanged: both formats write them alike
 /// for the types this daemon uses (it records no exemplars or created timestamps).
-pub fn openmetrics_to_classic(openmetrics: &str) -> String {
+pub(crate) fn openmetrics_to_classic(openmetrics: &str) -> String {
     let mut out = String::with_capacity(openmetrics.len());
     let mut pending_help: Option<(&str, &str)> = None;
     for line in openmetrics.lines() {

@@ -3,7 +3,9 @@
 //!
 //! Nothing here talks to anything but loopback.
 
-#![allow(dead_code)]
+#![allow(dead_code, unreachable_pub)]
+
+pub mod tools;
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
@@ -13,7 +15,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use claudewatch::config::Config;
+use claudewatch::Config;
+use claudewatch::config::Env;
 use tokio_util::sync::CancellationToken;
 
 /// The daemon running inside the test process.
@@ -24,8 +27,16 @@ pub struct Daemon {
 }
 
 impl Daemon {
-    /// Starts the daemon on `config_toml` (with `[server] listen` ignored: it binds port 0).
+    /// Starts the daemon on `config_toml` (with `[server] listen` ignored: it binds port 0),
+    /// with an empty environment.
     pub async fn start(config_toml: &str) -> Daemon {
+        Daemon::start_with_env(config_toml, &[]).await
+    }
+
+    /// Like [`start`](Self::start), with exactly these environment variables (API keys, ingest
+    /// tokens) and none of the process's.
+    pub async fn start_with_env(config_toml: &str, env: &[(&str, &str)]) -> Daemon {
+        let env = Env::from_pairs(env.iter().copied());
         let (config, _warnings) =
             Config::parse("test.toml", config_toml).unwrap_or_else(|d| panic!("bad test config: {d:?}"));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -33,7 +44,7 @@ impl Daemon {
         let shutdown = CancellationToken::new();
         let token = shutdown.clone();
         let handle = tokio::spawn(async move {
-            claudewatch::run(config, listener, token).await.expect("daemon failed");
+            claudewatch::run(config, env, listener, token).await.expect("daemon failed");
         });
         let daemon = Daemon { addr, shutdown, handle: Some(handle) };
         daemon.wait_ready().await;
@@ -229,9 +240,15 @@ pub fn binary() -> PathBuf {
 }
 
 impl BinaryDaemon {
-    /// Runs `claudewatch --config FILE --listen 127.0.0.1:0 --log-format json` and learns its
-    /// port from the "listening" log line.
+    /// Runs `claudewatch --config FILE --listen 127.0.0.1:0 --log-format json --log-level info`
+    /// and learns its port from the "listening" log line.
     pub fn spawn(config: &Path, extra_env: &[(&str, &str)]) -> BinaryDaemon {
+        BinaryDaemon::spawn_at_level(config, extra_env, "info")
+    }
+
+    /// Like [`spawn`](Self::spawn) at another `--log-level` (`trace` shows every dependency's
+    /// logs too).
+    pub fn spawn_at_level(config: &Path, extra_env: &[(&str, &str)], level: &str) -> BinaryDaemon {
         let mut cmd = Command::new(binary());
         cmd.args(["--config"]).arg(config).args([
             "--listen",
@@ -239,7 +256,7 @@ impl BinaryDaemon {
             "--log-format",
             "json",
             "--log-level",
-            "info",
+            level,
         ]);
         cmd.env_remove("RUST_LOG").env_remove("ANTHROPIC_API_KEY");
         for (k, v) in extra_env {
@@ -334,16 +351,17 @@ pub fn config_file(text: &str) -> tempfile::NamedTempFile {
     f
 }
 
-/// Runs `promtool check metrics` over `body`; returns (passed, output).
+/// Runs `promtool check metrics` over `body`; returns (passed, output). The one helper every
+/// test that checks real `/metrics` output uses.
 pub fn promtool_check_metrics(body: &str) -> (bool, String) {
     use std::io::Write;
-    let mut child = Command::new("promtool")
+    let mut child = Command::new(tools::tool("promtool"))
         .args(["check", "metrics"])
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
-        .expect("promtool must be installed (apt-get install prometheus); .ci/run installs it");
+        .expect("cannot run promtool");
     child.stdin.take().unwrap().write_all(body.as_bytes()).unwrap();
     let out = child.wait_with_output().unwrap();
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));

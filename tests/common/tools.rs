@@ -2,7 +2,7 @@
 //! docker-compose, kubernetes-validate, node, prometheus, python). A missing tool is a test
 //! failure that says how to install it, never a skip: CI installs everything (.ci/install.sh).
 
-#![allow(dead_code)]
+#![allow(dead_code, unreachable_pub)]
 
 use std::ffi::OsStr;
 use std::io::{BufRead, BufReader, Read};
@@ -145,4 +145,12 @@ pub fn simulator(scenario: &str, extra: &[&str], logs: &Path) -> (Proc, String) 
     let url = line.trim().to_owned();
     assert!(url.starts_with("http://127.0.0.1:"), "simulator printed {url:?}");
     (proc, url)
+}
+
+/// The client packages (`clients/python`, `clients/typescript`) built from the current sources
+/// and installed from their artifacts into clean environments by `clients/stage.sh`: the wheel in
+/// `DIR/venv`, the npm tarball in the app `DIR/node` (its suites and the examples compiled in
+/// `DIR/node/dist`). Built once per content of the sources; test processes share it.
+pub fn staged_clients() -> PathBuf {
+    PathBuf::from(run_ok("bash", [repo_file("clients/stage.sh")]).trim())
 }

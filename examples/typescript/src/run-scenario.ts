@@ -1,17 +1,21 @@
 /**
  * Runs calls through claudewatch-retry against an API (the simulator, say) and prints a JSON
- * tally of what the app saw and what it reported. tests/wrappers.rs uses it; it is also a demo:
+ * tally of what the app saw and what it reported. tests/wrappers.rs uses it (compiled against the
+ * packed tarball); it is also a demo:
  *
  *   claudewatch simulate --scenario econnreset-wave &   # the API, on 127.0.0.1:8089
  *   claudewatch --config config/claudewatch.toml &      # the daemon, on :9464
- *   npm run build && node dist/run-scenario.js --api-url http://127.0.0.1:8089 --calls 50
+ *   npm install && npm run build && node dist/run-scenario.js --api-url http://127.0.0.1:8089 --calls 50 --mode helper
+ *
+ * --mode picks the call shape: json (messagesCreate), raw (messagesCreate with stream: true) or
+ * helper (messagesStream and finalMessage()).
  */
 
 import { parseArgs } from 'node:util';
 
 import Anthropic from '@anthropic-ai/sdk';
 
-import { Reporter, RetryingClient, RetryPolicy, classify } from './claudewatch-retry.js';
+import { Reporter, RetryingClient, RetryPolicy, classify } from 'claudewatch-retry';
 
 const { values: args } = parseArgs({
   options: {
@@ -24,6 +28,7 @@ const { values: args } = parseArgs({
     'api-key': { type: 'string', default: 'sim-key' },
     token: { type: 'string' },
     timeout: { type: 'string', default: '30', description: 'SDK timeout per attempt, seconds' },
+    mode: { type: 'string', default: 'json' },
     fast: { type: 'boolean', default: false },
   },
 });
@@ -31,6 +36,8 @@ const { values: args } = parseArgs({
 async function main(): Promise<void> {
   const apiUrl = args['api-url'];
   if (!apiUrl) throw new Error('--api-url is required');
+  const mode = args.mode;
+  if (mode !== 'json' && mode !== 'raw' && mode !== 'helper') throw new Error(`--mode is json, raw or helper, not ${mode}`);
   const policy = args.fast
     ? new RetryPolicy({ initialDelayMs: 10, maxDelayMs: 2000, serverErrorDelayMs: 10 })
     : new RetryPolicy();
@@ -66,15 +73,20 @@ async function main(): Promise<void> {
   for (let i = 0; i < Number(args.calls); i++) {
     if (performance.now() - started >= duration) break;
     calls += 1;
+    const params = { model: args.model, max_tokens: 16, messages: [{ role: 'user' as const, content: 'Reply with OK.' }] };
     try {
-      await claude.messagesCreate({
-        model: args.model,
-        max_tokens: 16,
-        messages: [{ role: 'user', content: 'Reply with OK.' }],
-      });
+      if (mode === 'json') {
+        await claude.messagesCreate(params);
+      } else if (mode === 'raw') {
+        for await (const _ of await claude.messagesCreate({ ...params, stream: true })) {
+          // the events themselves do not matter here
+        }
+      } else {
+        await claude.messagesStream(params).finalMessage();
+      }
       succeeded += 1;
     } catch (error) {
-      const cls = classify(error) ?? (error instanceof Error ? error.constructor.name : 'unknown');
+      const cls = classify(error)?.cls ?? (error instanceof Error ? error.constructor.name : 'unknown');
       raised[cls] = (raised[cls] ?? 0) + 1;
     }
   }

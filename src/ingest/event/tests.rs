@@ -1,6 +1,9 @@
 //! Validation of the event format: every field's rules, batches, and the wording of errors.
 
+use std::borrow::Cow;
+
 use super::*;
+use crate::classify::ErrorClass;
 
 fn ok(body: &str) -> Vec<Event<'_>> {
     match parse(body.as_bytes(), 1000) {

@@ -21,9 +21,9 @@ fn ids<'a>(it: impl Iterator<Item = &'a Incident>) -> Vec<&'a str> {
 }
 
 /// Checks the whole table, then returns the feed for further checks.
-fn check_table(body: &[u8], table: &[(&str, Kind, State, usize)]) -> Feed {
+fn check_table(body: &[u8], table: &[(&str, EntryKind, IncidentState, usize)]) -> Feed {
     let feed = parse(body).expect("fixture parses");
-    let got: Vec<(&str, Kind, State, usize)> =
+    let got: Vec<(&str, EntryKind, IncidentState, usize)> =
         feed.incidents.iter().map(|i| (i.id.as_str(), i.kind, i.state, i.updates.len())).collect();
     assert_eq!(got, table);
     for incident in &feed.incidents {
@@ -31,7 +31,7 @@ fn check_table(body: &[u8], table: &[(&str, Kind, State, usize)]) -> Feed {
         let link = incident.link.as_deref().expect("every fixture entry has a link");
         assert!(link.ends_with(&format!("/incidents/{}", incident.id)), "{link}");
         for update in &incident.updates {
-            assert_ne!(update.state, State::Unknown, "every fixture state is known: {update:?}");
+            assert_ne!(update.state, IncidentState::Unknown, "every fixture state is known: {update:?}");
             assert!(update.at.is_some(), "every fixture stamp is readable: {update:?}");
             assert!(!update.text.is_empty(), "{update:?}");
         }
@@ -40,140 +40,140 @@ fn check_table(body: &[u8], table: &[(&str, Kind, State, usize)]) -> Feed {
 }
 
 /// `digitalocean-history.rss`, entry by entry: (id, kind, newest state, number of updates).
-const DIGITALOCEAN_TABLE: &[(&str, Kind, State, usize)] = &[
-    ("x0xytvsvky35", Kind::Maintenance, State::InProgress, 2),
-    ("3vhcly1y2kgz", Kind::Incident, State::Resolved, 3),
-    ("ch277cwcm5sm", Kind::Incident, State::Resolved, 2),
-    ("qz40dp1qcs1d", Kind::Maintenance, State::Completed, 3),
-    ("2yyk6j58xcxh", Kind::Maintenance, State::Completed, 4),
-    ("yp7b8jv4wbjg", Kind::Incident, State::Resolved, 4),
-    ("3hb5bwdtxbcc", Kind::Incident, State::Resolved, 2),
-    ("sjgrc3h2ktx7", Kind::Maintenance, State::Completed, 3),
-    ("tp6yg4h8bfp5", Kind::Incident, State::Resolved, 4),
-    ("z8q9mhry7lb4", Kind::Incident, State::Resolved, 4),
-    ("t9w8x953n4sd", Kind::Incident, State::Resolved, 4),
-    ("byv1hqyr2pb0", Kind::Incident, State::Resolved, 3),
-    ("d0glfj89j57y", Kind::Incident, State::Resolved, 4),
-    ("z8tp0f9sq047", Kind::Incident, State::Resolved, 2),
-    ("qv291p2grwc3", Kind::Maintenance, State::Completed, 3),
-    ("qmfcw6b0wpx3", Kind::Incident, State::Resolved, 3),
-    ("b939ctcc4yh2", Kind::Incident, State::Resolved, 9),
-    ("1gvtdg42r9g4", Kind::Incident, State::Resolved, 3),
-    ("2c4jf9nzhxf5", Kind::Incident, State::Resolved, 6),
-    ("m6hgmpr20lb0", Kind::Incident, State::Resolved, 1),
-    ("4pb1zr8rbpv5", Kind::Incident, State::Resolved, 3),
-    ("f4gl1lp3l7zw", Kind::Maintenance, State::Completed, 3),
-    ("t3yf6w3z44lc", Kind::Incident, State::Resolved, 3),
-    ("vgz86hm2lxgx", Kind::Incident, State::Resolved, 1),
-    ("m1f204zrp44m", Kind::Incident, State::Resolved, 4),
+const DIGITALOCEAN_TABLE: &[(&str, EntryKind, IncidentState, usize)] = &[
+    ("x0xytvsvky35", EntryKind::Maintenance, IncidentState::InProgress, 2),
+    ("3vhcly1y2kgz", EntryKind::Incident, IncidentState::Resolved, 3),
+    ("ch277cwcm5sm", EntryKind::Incident, IncidentState::Resolved, 2),
+    ("qz40dp1qcs1d", EntryKind::Maintenance, IncidentState::Completed, 3),
+    ("2yyk6j58xcxh", EntryKind::Maintenance, IncidentState::Completed, 4),
+    ("yp7b8jv4wbjg", EntryKind::Incident, IncidentState::Resolved, 4),
+    ("3hb5bwdtxbcc", EntryKind::Incident, IncidentState::Resolved, 2),
+    ("sjgrc3h2ktx7", EntryKind::Maintenance, IncidentState::Completed, 3),
+    ("tp6yg4h8bfp5", EntryKind::Incident, IncidentState::Resolved, 4),
+    ("z8q9mhry7lb4", EntryKind::Incident, IncidentState::Resolved, 4),
+    ("t9w8x953n4sd", EntryKind::Incident, IncidentState::Resolved, 4),
+    ("byv1hqyr2pb0", EntryKind::Incident, IncidentState::Resolved, 3),
+    ("d0glfj89j57y", EntryKind::Incident, IncidentState::Resolved, 4),
+    ("z8tp0f9sq047", EntryKind::Incident, IncidentState::Resolved, 2),
+    ("qv291p2grwc3", EntryKind::Maintenance, IncidentState::Completed, 3),
+    ("qmfcw6b0wpx3", EntryKind::Incident, IncidentState::Resolved, 3),
+    ("b939ctcc4yh2", EntryKind::Incident, IncidentState::Resolved, 9),
+    ("1gvtdg42r9g4", EntryKind::Incident, IncidentState::Resolved, 3),
+    ("2c4jf9nzhxf5", EntryKind::Incident, IncidentState::Resolved, 6),
+    ("m6hgmpr20lb0", EntryKind::Incident, IncidentState::Resolved, 1),
+    ("4pb1zr8rbpv5", EntryKind::Incident, IncidentState::Resolved, 3),
+    ("f4gl1lp3l7zw", EntryKind::Maintenance, IncidentState::Completed, 3),
+    ("t3yf6w3z44lc", EntryKind::Incident, IncidentState::Resolved, 3),
+    ("vgz86hm2lxgx", EntryKind::Incident, IncidentState::Resolved, 1),
+    ("m1f204zrp44m", EntryKind::Incident, IncidentState::Resolved, 4),
 ];
 
 /// `moonpay-history.rss`, entry by entry: (id, kind, newest state, number of updates).
-const MOONPAY_TABLE: &[(&str, Kind, State, usize)] = &[
-    ("xq1zm66g7klp", Kind::Incident, State::Resolved, 3),
-    ("phfrj9h2hbmt", Kind::Incident, State::Resolved, 3),
-    ("y2vmbrp74lrr", Kind::Incident, State::Resolved, 5),
-    ("fkmbcyw9pl58", Kind::Incident, State::Resolved, 2),
-    ("m0bnjqxqsxvz", Kind::Incident, State::Resolved, 2),
-    ("mhqm25ty4g37", Kind::Incident, State::Resolved, 2),
-    ("kdfn2s8vf683", Kind::Incident, State::Resolved, 2),
-    ("5xj4vwsjxjlh", Kind::Incident, State::Resolved, 3),
-    ("520p0s430wrk", Kind::Incident, State::Resolved, 3),
-    ("wgjvxc02rvp1", Kind::Incident, State::Resolved, 3),
-    ("sjt9g51nhm8d", Kind::Incident, State::Resolved, 4),
-    ("0rprw0nlkf37", Kind::Incident, State::Resolved, 2),
-    ("xbfpfff83pxt", Kind::Maintenance, State::Completed, 3),
-    ("1t1b61fr22kp", Kind::Incident, State::Resolved, 2),
-    ("t8846zmxm3xs", Kind::Maintenance, State::Completed, 3),
-    ("0q99yw999x49", Kind::Maintenance, State::Completed, 3),
-    ("634h52tmhkzs", Kind::Incident, State::Resolved, 2),
-    ("wjrf3wcjj9vy", Kind::Incident, State::Resolved, 2),
-    ("spqtp7nrgt20", Kind::Incident, State::Resolved, 2),
-    ("21zj6vqq5rr8", Kind::Incident, State::Resolved, 4),
-    ("sk0c7cv8d412", Kind::Incident, State::Resolved, 3),
-    ("zhj7g5q175wc", Kind::Incident, State::Resolved, 3),
-    ("n7rp6rxljr1m", Kind::Incident, State::Resolved, 2),
-    ("1cswgp463wmw", Kind::Incident, State::Resolved, 2),
-    ("jsl3fys2pkfg", Kind::Incident, State::Resolved, 4),
+const MOONPAY_TABLE: &[(&str, EntryKind, IncidentState, usize)] = &[
+    ("xq1zm66g7klp", EntryKind::Incident, IncidentState::Resolved, 3),
+    ("phfrj9h2hbmt", EntryKind::Incident, IncidentState::Resolved, 3),
+    ("y2vmbrp74lrr", EntryKind::Incident, IncidentState::Resolved, 5),
+    ("fkmbcyw9pl58", EntryKind::Incident, IncidentState::Resolved, 2),
+    ("m0bnjqxqsxvz", EntryKind::Incident, IncidentState::Resolved, 2),
+    ("mhqm25ty4g37", EntryKind::Incident, IncidentState::Resolved, 2),
+    ("kdfn2s8vf683", EntryKind::Incident, IncidentState::Resolved, 2),
+    ("5xj4vwsjxjlh", EntryKind::Incident, IncidentState::Resolved, 3),
+    ("520p0s430wrk", EntryKind::Incident, IncidentState::Resolved, 3),
+    ("wgjvxc02rvp1", EntryKind::Incident, IncidentState::Resolved, 3),
+    ("sjt9g51nhm8d", EntryKind::Incident, IncidentState::Resolved, 4),
+    ("0rprw0nlkf37", EntryKind::Incident, IncidentState::Resolved, 2),
+    ("xbfpfff83pxt", EntryKind::Maintenance, IncidentState::Completed, 3),
+    ("1t1b61fr22kp", EntryKind::Incident, IncidentState::Resolved, 2),
+    ("t8846zmxm3xs", EntryKind::Maintenance, IncidentState::Completed, 3),
+    ("0q99yw999x49", EntryKind::Maintenance, IncidentState::Completed, 3),
+    ("634h52tmhkzs", EntryKind::Incident, IncidentState::Resolved, 2),
+    ("wjrf3wcjj9vy", EntryKind::Incident, IncidentState::Resolved, 2),
+    ("spqtp7nrgt20", EntryKind::Incident, IncidentState::Resolved, 2),
+    ("21zj6vqq5rr8", EntryKind::Incident, IncidentState::Resolved, 4),
+    ("sk0c7cv8d412", EntryKind::Incident, IncidentState::Resolved, 3),
+    ("zhj7g5q175wc", EntryKind::Incident, IncidentState::Resolved, 3),
+    ("n7rp6rxljr1m", EntryKind::Incident, IncidentState::Resolved, 2),
+    ("1cswgp463wmw", EntryKind::Incident, IncidentState::Resolved, 2),
+    ("jsl3fys2pkfg", EntryKind::Incident, IncidentState::Resolved, 4),
 ];
 
 /// `parse-history.rss`, entry by entry: (id, kind, newest state, number of updates).
-const PARSE_TABLE: &[(&str, Kind, State, usize)] = &[
-    ("lzf7mjchpy20", Kind::Incident, State::Resolved, 3),
-    ("x7yb1mmd4721", Kind::Incident, State::Resolved, 3),
-    ("hss47d2yk45f", Kind::Incident, State::Resolved, 2),
-    ("p9hy357zjvb3", Kind::Incident, State::Postmortem, 3),
-    ("q9dns8zcgptk", Kind::Incident, State::Resolved, 1),
-    ("3znvknxmk10z", Kind::Incident, State::Resolved, 1),
-    ("gtdv7rgyn76g", Kind::Incident, State::Resolved, 2),
-    ("8r3c6x51cvss", Kind::Incident, State::Resolved, 2),
-    ("hp2xf2v7f8g8", Kind::Incident, State::Resolved, 3),
-    ("g3g2fpyvk65j", Kind::Incident, State::Resolved, 3),
-    ("5rkdt77rn90b", Kind::Incident, State::Resolved, 2),
-    ("49361mvl9p78", Kind::Incident, State::Resolved, 2),
-    ("xlqmpvm0v6d4", Kind::Incident, State::Resolved, 3),
-    ("jpt6slzfdvjv", Kind::Incident, State::Resolved, 2),
-    ("ctfv4ldyy165", Kind::Incident, State::Resolved, 3),
-    ("gwywvz2n85bj", Kind::Incident, State::Resolved, 1),
-    ("hjvc79kb47c4", Kind::Incident, State::Resolved, 2),
+const PARSE_TABLE: &[(&str, EntryKind, IncidentState, usize)] = &[
+    ("lzf7mjchpy20", EntryKind::Incident, IncidentState::Resolved, 3),
+    ("x7yb1mmd4721", EntryKind::Incident, IncidentState::Resolved, 3),
+    ("hss47d2yk45f", EntryKind::Incident, IncidentState::Resolved, 2),
+    ("p9hy357zjvb3", EntryKind::Incident, IncidentState::Postmortem, 3),
+    ("q9dns8zcgptk", EntryKind::Incident, IncidentState::Resolved, 1),
+    ("3znvknxmk10z", EntryKind::Incident, IncidentState::Resolved, 1),
+    ("gtdv7rgyn76g", EntryKind::Incident, IncidentState::Resolved, 2),
+    ("8r3c6x51cvss", EntryKind::Incident, IncidentState::Resolved, 2),
+    ("hp2xf2v7f8g8", EntryKind::Incident, IncidentState::Resolved, 3),
+    ("g3g2fpyvk65j", EntryKind::Incident, IncidentState::Resolved, 3),
+    ("5rkdt77rn90b", EntryKind::Incident, IncidentState::Resolved, 2),
+    ("49361mvl9p78", EntryKind::Incident, IncidentState::Resolved, 2),
+    ("xlqmpvm0v6d4", EntryKind::Incident, IncidentState::Resolved, 3),
+    ("jpt6slzfdvjv", EntryKind::Incident, IncidentState::Resolved, 2),
+    ("ctfv4ldyy165", EntryKind::Incident, IncidentState::Resolved, 3),
+    ("gwywvz2n85bj", EntryKind::Incident, IncidentState::Resolved, 1),
+    ("hjvc79kb47c4", EntryKind::Incident, IncidentState::Resolved, 2),
 ];
 
 /// `githubstatus-history-2023-02-08.atom`, entry by entry: (id, kind, newest state, number of updates).
-const GITHUB_2023_TABLE: &[(&str, Kind, State, usize)] = &[
-    ("53t2nlxs8016", Kind::Maintenance, State::Update, 2),
-    ("cmsz976yn1km", Kind::Incident, State::Update, 13),
-    ("wy9lzdg3ycxn", Kind::Incident, State::Resolved, 3),
-    ("ygpk8m60shzm", Kind::Incident, State::Resolved, 3),
-    ("cvhhm9zxcr49", Kind::Incident, State::Resolved, 4),
-    ("dyt4c3n4bqc2", Kind::Incident, State::Resolved, 3),
-    ("ll8gxx3svld7", Kind::Incident, State::Resolved, 3),
-    ("1cdsggtd2q5k", Kind::Incident, State::Resolved, 3),
-    ("dg18mmgm4v3n", Kind::Incident, State::Resolved, 2),
-    ("zxl9k08m9xwf", Kind::Incident, State::Resolved, 13),
-    ("zf2tk6x40gmh", Kind::Incident, State::Resolved, 5),
-    ("d1l8lxw26y8k", Kind::Incident, State::Resolved, 9),
-    ("96qcsn6qsl7w", Kind::Incident, State::Resolved, 3),
-    ("mxq7707n6gcf", Kind::Incident, State::Resolved, 5),
-    ("gbtkj97xtb9n", Kind::Incident, State::Resolved, 2),
-    ("4hzj8r2jm0mn", Kind::Incident, State::Resolved, 3),
-    ("9c941kssjk0q", Kind::Incident, State::Resolved, 6),
-    ("n18j5g7wpg0s", Kind::Incident, State::Resolved, 11),
-    ("z2j6pjg527p6", Kind::Incident, State::Resolved, 3),
-    ("tyk95n0z3pql", Kind::Incident, State::Resolved, 4),
-    ("f3kthhhjt9ss", Kind::Incident, State::Resolved, 3),
-    ("hzgtxb033mym", Kind::Incident, State::Resolved, 3),
-    ("n6wxc7xwrk1z", Kind::Incident, State::Resolved, 3),
-    ("00km0kwpz23b", Kind::Incident, State::Resolved, 4),
-    ("ffwkvn9j77d1", Kind::Incident, State::Resolved, 3),
+const GITHUB_2023_TABLE: &[(&str, EntryKind, IncidentState, usize)] = &[
+    ("53t2nlxs8016", EntryKind::Maintenance, IncidentState::Update, 2),
+    ("cmsz976yn1km", EntryKind::Incident, IncidentState::Update, 13),
+    ("wy9lzdg3ycxn", EntryKind::Incident, IncidentState::Resolved, 3),
+    ("ygpk8m60shzm", EntryKind::Incident, IncidentState::Resolved, 3),
+    ("cvhhm9zxcr49", EntryKind::Incident, IncidentState::Resolved, 4),
+    ("dyt4c3n4bqc2", EntryKind::Incident, IncidentState::Resolved, 3),
+    ("ll8gxx3svld7", EntryKind::Incident, IncidentState::Resolved, 3),
+    ("1cdsggtd2q5k", EntryKind::Incident, IncidentState::Resolved, 3),
+    ("dg18mmgm4v3n", EntryKind::Incident, IncidentState::Resolved, 2),
+    ("zxl9k08m9xwf", EntryKind::Incident, IncidentState::Resolved, 13),
+    ("zf2tk6x40gmh", EntryKind::Incident, IncidentState::Resolved, 5),
+    ("d1l8lxw26y8k", EntryKind::Incident, IncidentState::Resolved, 9),
+    ("96qcsn6qsl7w", EntryKind::Incident, IncidentState::Resolved, 3),
+    ("mxq7707n6gcf", EntryKind::Incident, IncidentState::Resolved, 5),
+    ("gbtkj97xtb9n", EntryKind::Incident, IncidentState::Resolved, 2),
+    ("4hzj8r2jm0mn", EntryKind::Incident, IncidentState::Resolved, 3),
+    ("9c941kssjk0q", EntryKind::Incident, IncidentState::Resolved, 6),
+    ("n18j5g7wpg0s", EntryKind::Incident, IncidentState::Resolved, 11),
+    ("z2j6pjg527p6", EntryKind::Incident, IncidentState::Resolved, 3),
+    ("tyk95n0z3pql", EntryKind::Incident, IncidentState::Resolved, 4),
+    ("f3kthhhjt9ss", EntryKind::Incident, IncidentState::Resolved, 3),
+    ("hzgtxb033mym", EntryKind::Incident, IncidentState::Resolved, 3),
+    ("n6wxc7xwrk1z", EntryKind::Incident, IncidentState::Resolved, 3),
+    ("00km0kwpz23b", EntryKind::Incident, IncidentState::Resolved, 4),
+    ("ffwkvn9j77d1", EntryKind::Incident, IncidentState::Resolved, 3),
 ];
 
 /// `githubstatus-history-2026-07-09.atom`, entry by entry: (id, kind, newest state, number of updates).
-const GITHUB_2026_TABLE: &[(&str, Kind, State, usize)] = &[
-    ("cstx3v63mklm", Kind::Incident, State::Update, 3),
-    ("fz9sdc2q008p", Kind::Incident, State::Resolved, 9),
-    ("5bnwwg9tzd4q", Kind::Incident, State::Resolved, 4),
-    ("rl7f90w0n0gq", Kind::Incident, State::Resolved, 6),
-    ("mc4yx9f8x1hk", Kind::Incident, State::Resolved, 2),
-    ("0rkjjs2ssp7z", Kind::Incident, State::Resolved, 5),
-    ("v0b3bpsyvqtk", Kind::Incident, State::Resolved, 6),
-    ("9ndxtnrwjf37", Kind::Incident, State::Resolved, 6),
-    ("9n670kvk0vw9", Kind::Incident, State::Resolved, 4),
-    ("5t81zk0vrk3z", Kind::Incident, State::Resolved, 5),
-    ("kn7gv3tlfc54", Kind::Incident, State::Resolved, 1),
-    ("rfmjwng33vjf", Kind::Incident, State::Resolved, 5),
-    ("1s444p9sf9wg", Kind::Incident, State::Resolved, 5),
-    ("d9b4dsg8d0r6", Kind::Incident, State::Resolved, 4),
-    ("67w72l5v25x3", Kind::Incident, State::Resolved, 4),
-    ("4yz3c18qmdxn", Kind::Incident, State::Resolved, 5),
-    ("fcj3088jg1wx", Kind::Incident, State::Resolved, 10),
-    ("jpd6l1jq0r54", Kind::Incident, State::Resolved, 1),
-    ("71hv2q6tk693", Kind::Incident, State::Resolved, 4),
-    ("m7n7sm0sr1pz", Kind::Incident, State::Resolved, 8),
-    ("4843jm0lsls6", Kind::Incident, State::Resolved, 5),
-    ("b0plzff6yl6f", Kind::Incident, State::Resolved, 3),
-    ("2nmfnbknhlnv", Kind::Incident, State::Resolved, 8),
-    ("5h5lmbffp07c", Kind::Incident, State::Resolved, 9),
-    ("tf25qs8wdw5h", Kind::Incident, State::Resolved, 9),
+const GITHUB_2026_TABLE: &[(&str, EntryKind, IncidentState, usize)] = &[
+    ("cstx3v63mklm", EntryKind::Incident, IncidentState::Update, 3),
+    ("fz9sdc2q008p", EntryKind::Incident, IncidentState::Resolved, 9),
+    ("5bnwwg9tzd4q", EntryKind::Incident, IncidentState::Resolved, 4),
+    ("rl7f90w0n0gq", EntryKind::Incident, IncidentState::Resolved, 6),
+    ("mc4yx9f8x1hk", EntryKind::Incident, IncidentState::Resolved, 2),
+    ("0rkjjs2ssp7z", EntryKind::Incident, IncidentState::Resolved, 5),
+    ("v0b3bpsyvqtk", EntryKind::Incident, IncidentState::Resolved, 6),
+    ("9ndxtnrwjf37", EntryKind::Incident, IncidentState::Resolved, 6),
+    ("9n670kvk0vw9", EntryKind::Incident, IncidentState::Resolved, 4),
+    ("5t81zk0vrk3z", EntryKind::Incident, IncidentState::Resolved, 5),
+    ("kn7gv3tlfc54", EntryKind::Incident, IncidentState::Resolved, 1),
+    ("rfmjwng33vjf", EntryKind::Incident, IncidentState::Resolved, 5),
+    ("1s444p9sf9wg", EntryKind::Incident, IncidentState::Resolved, 5),
+    ("d9b4dsg8d0r6", EntryKind::Incident, IncidentState::Resolved, 4),
+    ("67w72l5v25x3", EntryKind::Incident, IncidentState::Resolved, 4),
+    ("4yz3c18qmdxn", EntryKind::Incident, IncidentState::Resolved, 5),
+    ("fcj3088jg1wx", EntryKind::Incident, IncidentState::Resolved, 10),
+    ("jpd6l1jq0r54", EntryKind::Incident, IncidentState::Resolved, 1),
+    ("71hv2q6tk693", EntryKind::Incident, IncidentState::Resolved, 4),
+    ("m7n7sm0sr1pz", EntryKind::Incident, IncidentState::Resolved, 8),
+    ("4843jm0lsls6", EntryKind::Incident, IncidentState::Resolved, 5),
+    ("b0plzff6yl6f", EntryKind::Incident, IncidentState::Resolved, 3),
+    ("2nmfnbknhlnv", EntryKind::Incident, IncidentState::Resolved, 8),
+    ("5h5lmbffp07c", EntryKind::Incident, IncidentState::Resolved, 9),
+    ("tf25qs8wdw5h", EntryKind::Incident, IncidentState::Resolved, 9),
 ];
 
 #[test]
@@ -184,10 +184,10 @@ fn digitalocean_one_maintenance_in_progress_and_nothing_else_active() {
     assert_eq!(ids(feed.upcoming_maintenances()), Vec::<&str>::new());
     let first = &feed.incidents[0];
     assert_eq!(first.title, "AMS3 Region Network Maintenance");
-    assert_eq!(first.phase, Phase::Active);
+    assert_eq!(first.phase, Lifecycle::Active);
     assert_eq!(first.updates[0].label, "In progress");
     assert_eq!(first.updates[0].at, Some(at("2020-01-21T21:00:00Z")));
-    assert_eq!(first.updates[1].state, State::Scheduled);
+    assert_eq!(first.updates[1].state, IncidentState::Scheduled);
     assert_eq!(first.updates[1].at, Some(at("2020-01-21T20:59:00Z")));
     assert_eq!(
         first.updates[0].text,
@@ -195,9 +195,12 @@ fn digitalocean_one_maintenance_in_progress_and_nothing_else_active() {
     );
     // The Verifying step of a completed maintenance is history, not a state.
     let email = feed.incidents.iter().find(|i| i.id == "2yyk6j58xcxh").unwrap();
-    let states: Vec<State> = email.updates.iter().map(|u| u.state).collect();
-    assert_eq!(states, [State::Completed, State::Verifying, State::InProgress, State::Scheduled]);
-    assert_eq!(email.phase, Phase::Ended);
+    let states: Vec<IncidentState> = email.updates.iter().map(|u| u.state).collect();
+    assert_eq!(
+        states,
+        [IncidentState::Completed, IncidentState::Verifying, IncidentState::InProgress, IncidentState::Scheduled]
+    );
+    assert_eq!(email.phase, Lifecycle::Ended);
     // Multi-paragraph text keeps its breaks, and &apos; is decoded.
     assert!(
         first.updates[1].text.contains("AMS3 location.\n\nExpected Impact:\n\nThere may be"),
@@ -213,10 +216,10 @@ fn moonpay_everything_resolved_or_completed() {
     assert_eq!(ids(feed.active_incidents()), Vec::<&str>::new());
     assert_eq!(ids(feed.active_maintenances()), Vec::<&str>::new());
     assert_eq!(ids(feed.upcoming_maintenances()), Vec::<&str>::new());
-    assert!(feed.incidents.iter().all(|i| i.phase == Phase::Ended));
+    assert!(feed.incidents.iter().all(|i| i.phase == Lifecycle::Ended));
     // An `Update` whose text begins "Resolved - " is an update, not a resolution.
     let portal = feed.incidents.iter().find(|i| i.id == "phfrj9h2hbmt").unwrap();
-    assert_eq!(portal.updates[1].state, State::Update);
+    assert_eq!(portal.updates[1].state, IncidentState::Update);
     assert_eq!(portal.updates[1].text, "Resolved - All systems are operating normally.");
     assert_eq!(portal.updates[1].at, Some(at("2025-11-19T18:35:00Z")));
     // The ampersand in the title is decoded once.
@@ -235,10 +238,10 @@ fn parse_old_layout_pacific_time_and_postmortem_above_resolved() {
     assert_eq!(first.updates[2].at, Some(at("2014-01-01T16:17:00Z")));
     let postmortem = feed.incidents.iter().find(|i| i.id == "p9hy357zjvb3").unwrap();
     assert_eq!(postmortem.title, "Elevated error rates and latency");
-    assert_eq!(postmortem.state, State::Postmortem);
-    assert_eq!(postmortem.phase, Phase::Ended);
-    let states: Vec<State> = postmortem.updates.iter().map(|u| u.state).collect();
-    assert_eq!(states, [State::Postmortem, State::Resolved, State::Investigating]);
+    assert_eq!(postmortem.state, IncidentState::Postmortem);
+    assert_eq!(postmortem.phase, Lifecycle::Ended);
+    let states: Vec<IncidentState> = postmortem.updates.iter().map(|u| u.state).collect();
+    assert_eq!(states, [IncidentState::Postmortem, IncidentState::Resolved, IncidentState::Investigating]);
     // Posted two days after the entry's pubDate (Dec 24), in PST.
     assert_eq!(postmortem.updates[0].at, Some(at("2013-12-26T18:22:00Z")));
     assert!(postmortem.updates[0].text.starts_with("# Summary of the December 24 Parse Service Disruption\n"));
@@ -256,10 +259,10 @@ fn github_2023_one_unresolved_update_and_one_upcoming_maintenance() {
 
     let maintenance = &feed.incidents[0];
     assert_eq!(maintenance.title, "Planned maintenance on GitHub Package Registry");
-    assert_eq!(maintenance.kind, Kind::Maintenance);
+    assert_eq!(maintenance.kind, EntryKind::Maintenance);
     // Its newest update is an `Update` under `Scheduled`: still upcoming.
-    assert_eq!(maintenance.state, State::Update);
-    assert_eq!(maintenance.phase, Phase::Upcoming);
+    assert_eq!(maintenance.state, IncidentState::Update);
+    assert_eq!(maintenance.phase, Lifecycle::Upcoming);
     // `published` is the window's start and lies after `updated`.
     assert_eq!(maintenance.published, Some(at("2023-02-08T22:00:00Z")));
     assert_eq!(maintenance.updated, Some(at("2023-02-07T11:52:40Z")));
@@ -271,8 +274,8 @@ fn github_2023_one_unresolved_update_and_one_upcoming_maintenance() {
     let codespaces = &feed.incidents[1];
     assert_eq!(codespaces.title, "Incident with Codespaces");
     assert_eq!(codespaces.link.as_deref(), Some("https://www.githubstatus.com/incidents/cmsz976yn1km"));
-    assert_eq!(codespaces.phase, Phase::Active);
-    assert_eq!(codespaces.updates[12].state, State::Investigating);
+    assert_eq!(codespaces.phase, Lifecycle::Active);
+    assert_eq!(codespaces.updates[12].state, IncidentState::Investigating);
     assert_eq!(codespaces.updates[0].at, Some(at("2023-02-08T03:55:00Z")));
     assert_eq!(feed.newest_update(), Some(at("2023-02-08T03:55:00Z")));
 }
@@ -285,27 +288,27 @@ fn github_2026_whitespace_layout_and_a_maintenance_titled_incident() {
     assert_eq!(ids(feed.upcoming_maintenances()), Vec::<&str>::new());
     let first = &feed.incidents[0];
     assert_eq!(first.title, "Delays starting Actions runs");
-    let states: Vec<State> = first.updates.iter().map(|u| u.state).collect();
-    assert_eq!(states, [State::Update, State::Update, State::Investigating]);
+    let states: Vec<IncidentState> = first.updates.iter().map(|u| u.state).collect();
+    assert_eq!(states, [IncidentState::Update, IncidentState::Update, IncidentState::Investigating]);
     assert_eq!(first.updates[0].at, Some(at("2026-07-09T06:01:00Z")));
     assert_eq!(first.updates[0].text, "We are continuing to work on a mitigation.");
     assert_eq!(first.updates[2].text, "We are investigating reports of degraded performance for Actions");
     let eu = feed.incidents.iter().find(|i| i.id == "4843jm0lsls6").unwrap();
     assert_eq!(eu.title, "EU Network Maintenance");
-    assert_eq!((eu.kind, eu.state, eu.phase), (Kind::Incident, State::Resolved, Phase::Ended));
+    assert_eq!((eu.kind, eu.state, eu.phase), (EntryKind::Incident, IncidentState::Resolved, Lifecycle::Ended));
     assert_eq!(feed.newest_update(), Some(at("2026-07-09T06:01:00Z")));
 }
 
 #[test]
 fn state_labels_are_read_loosely_and_unknown_is_kept() {
-    assert_eq!(State::from_label("In progress"), State::InProgress);
-    assert_eq!(State::from_label("  in\u{a0}PROGRESS "), State::InProgress);
-    assert_eq!(State::from_label("in_progress"), State::InProgress);
-    assert_eq!(State::from_label("Postmortem"), State::Postmortem);
-    assert_eq!(State::from_label("Mitigated"), State::Unknown);
-    assert_eq!(State::from_label(""), State::Unknown);
-    for state in State::ALL {
-        assert_eq!(State::from_label(state.as_str()), state);
+    assert_eq!(IncidentState::from_label("In progress"), IncidentState::InProgress);
+    assert_eq!(IncidentState::from_label("  in\u{a0}PROGRESS "), IncidentState::InProgress);
+    assert_eq!(IncidentState::from_label("in_progress"), IncidentState::InProgress);
+    assert_eq!(IncidentState::from_label("Postmortem"), IncidentState::Postmortem);
+    assert_eq!(IncidentState::from_label("Mitigated"), IncidentState::Unknown);
+    assert_eq!(IncidentState::from_label(""), IncidentState::Unknown);
+    for state in IncidentState::ALL {
+        assert_eq!(IncidentState::from_label(state.as_str()), state);
     }
 }
 
@@ -325,20 +328,20 @@ fn unknown_and_update_states_keep_the_phase_before_them() {
     let p = |s: &str| format!("<p><small>Feb 29, 10:00 UTC</small><br><strong>{s}</strong> - x</p>");
     let feed = entry_html(&format!("{}{}", p("Mitigated"), p("Investigating")));
     let i = &feed.incidents[0];
-    assert_eq!((i.state, i.phase), (State::Unknown, Phase::Active));
+    assert_eq!((i.state, i.phase), (IncidentState::Unknown, Lifecycle::Active));
     assert_eq!(i.updates[0].label, "Mitigated");
     assert_eq!(i.updates[0].at, Some(at("2024-02-29T10:00:00Z")));
     // An update posted to a resolved incident does not reopen it.
     let feed = entry_html(&format!("{}{}", p("Update"), p("Resolved")));
-    assert_eq!((feed.incidents[0].state, feed.incidents[0].phase), (State::Update, Phase::Ended));
+    assert_eq!((feed.incidents[0].state, feed.incidents[0].phase), (IncidentState::Update, Lifecycle::Ended));
     // Only unknown labels: nothing to go by, not active.
     let feed = entry_html(&p("Something new"));
-    assert_eq!((feed.incidents[0].kind, feed.incidents[0].phase), (Kind::Incident, Phase::Unknown));
+    assert_eq!((feed.incidents[0].kind, feed.incidents[0].phase), (EntryKind::Incident, Lifecycle::Unknown));
     // No updates at all.
     let feed = entry_html("<p>Just text</p>");
     assert_eq!(
         (feed.incidents[0].state, feed.incidents[0].phase, feed.incidents[0].updates.len()),
-        (State::Unknown, Phase::Unknown, 0)
+        (IncidentState::Unknown, Lifecycle::Unknown, 0)
     );
 }
 
@@ -352,13 +355,13 @@ fn odd_html_is_read_without_panicking() {
          <p><small>garbage</small><br><strong>Investigating",
     );
     let i = &feed.incidents[0];
-    let states: Vec<State> = i.updates.iter().map(|u| u.state).collect();
-    assert_eq!(states, [State::Identified, State::Unknown, State::Investigating]);
+    let states: Vec<IncidentState> = i.updates.iter().map(|u| u.state).collect();
+    assert_eq!(states, [IncidentState::Identified, IncidentState::Unknown, IncidentState::Investigating]);
     assert_eq!(i.updates[0].text, "Bold and tiny & <b> \u{2014} done");
     assert_eq!(i.updates[1].text, "no label here");
     assert_eq!(i.updates[1].at, Some(at("2024-01-31T23:59:00Z")));
     assert_eq!(i.updates[2].at, None);
-    assert_eq!(i.phase, Phase::Active);
+    assert_eq!(i.phase, Lifecycle::Active);
 }
 
 #[test]
@@ -437,7 +440,7 @@ fn garbage_never_panics() {
             soup.push_str(sprinkles[rng.usize(..sprinkles.len())]);
         }
         let body = read_updates(&soup, Some(at("2024-03-01T00:00:00Z")));
-        assert!(body.updates.len() <= MAX_UPDATES);
+        assert!(body.updates.len() <= MAX_UPDATES_PER_ENTRY);
         for u in &body.updates {
             assert!(u.text.chars().count() <= MAX_TEXT_CHARS);
         }
@@ -457,8 +460,8 @@ fn garbage_never_panics() {
 #[test]
 fn entry_and_update_counts_are_capped() {
     let update = "<p><small>Mar 1, 10:00 UTC</small><br><strong>Update</strong> - x</p>";
-    let feed = entry_html(&update.repeat(MAX_UPDATES + 50));
-    assert_eq!(feed.incidents[0].updates.len(), MAX_UPDATES);
+    let feed = entry_html(&update.repeat(MAX_UPDATES_PER_ENTRY + 50));
+    assert_eq!(feed.incidents[0].updates.len(), MAX_UPDATES_PER_ENTRY);
     let long = format!("<p><small>Mar 1, 10:00 UTC</small><br><strong>Update</strong> - {}</p>", "word ".repeat(5000));
     let text = &entry_html(&long).incidents[0].updates[0].text;
     assert_eq!(text.chars().count(), MAX_TEXT_CHARS);

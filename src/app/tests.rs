@@ -1,6 +1,11 @@
-//! Config parsing: the built-in config, located errors, durations, floors.
+//! The daemon's config file: the built-in config, located errors, every section reported.
 
-use super::*;
+use std::path::Path;
+
+use super::config::*;
+use super::{DEFAULT_CONFIG, DEFAULT_CONFIG_NAME};
+use crate::config::Diagnostic;
+use crate::http::ServerConfig;
 
 fn errors(text: &str) -> Vec<Diagnostic> {
     match Config::parse("test.toml", text) {
@@ -72,21 +77,23 @@ fn missing_file_is_a_clear_error() {
 }
 
 #[test]
-fn periods_refuse_zero_and_warn_below_the_floor() {
-    let mut findings = Findings::default();
-    findings.check_period("interval", Duration::from_millis(0), Duration::from_secs(10));
-    findings.check_period("timeout", Duration::from_millis(100), Duration::from_secs(1));
-    findings.check_period("ok", Duration::from_secs(60), Duration::from_secs(10));
-    let items = findings.into_items();
-    assert_eq!(items.len(), 2);
-    assert_eq!((items[0].0, items[0].1), (Severity::Error, "interval"));
-    assert_eq!((items[1].0, items[1].1), (Severity::Warning, "timeout"));
-}
-
-#[test]
 fn effective_config_round_trips() {
     let (config, _) = Config::parse(DEFAULT_CONFIG_NAME, DEFAULT_CONFIG).unwrap();
     let printed = config.to_toml();
     let (again, _) = Config::parse("printed.toml", &printed).expect("printed config parses");
     assert_eq!(again.to_toml(), printed);
+}
+
+#[test]
+fn the_builtin_config_watches_anthropic() {
+    let (config, warnings) = Config::builtin();
+    assert!(warnings.is_empty(), "{warnings:?}");
+    let page = &config.status_page[..];
+    assert_eq!(page.len(), 1);
+    assert_eq!(page[0].name, "anthropic");
+    assert_eq!(page[0].feed_url.as_str(), "https://status.anthropic.com/history.atom");
+    assert_eq!(
+        page[0].summary_url.as_ref().map(crate::config::HttpUrl::as_str),
+        Some("https://status.claude.com/api/v2/summary.json")
+    );
 }
